@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs everything cursorprint needs on a fresh Debian machine; fast when all is there already.
+# OS packages (Java 17, Maven, redis-server, Chromium, Prometheus), the Python package with its
+# dev extra, the collector's npm packages, and the Kafka jars (fetched once through Maven).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || need_apt+=(maven)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v node >/dev/null || need_apt+=(nodejs npm)
+command -v prometheus >/dev/null || need_apt+=(prometheus)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "install: apt-get install ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# The Debian prometheus package starts a system service on port 9090; the project runs its own.
+if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+  systemctl stop prometheus || true
+fi
+
+PY=${PYTHON:-python3}
+stamp=.cursorprint/.pip-installed
+mkdir -p .cursorprint
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "install: pip install -e .[dev]"
+  "$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
+  touch "$stamp"
+fi
+
+if [ -f collector_js/package.json ]; then
+  if [ ! -d collector_js/node_modules ] || [ collector_js/package-lock.json -nt collector_js/node_modules ]; then
+    echo "install: npm ci (collector_js)"
+    (cd collector_js && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  # the collector bundles (dist/, ignored by git) served by `cursorprint ingest --demo`
+  (cd collector_js && npm run --silent build)
+fi
+
+# kustomize (renders k8s/ overlays for the manifest tests): built once through the Go module
+# proxy into .cursorprint/bin; without Go, apt's golang-go (GOTOOLCHAIN=auto fetches a newer Go
+# toolchain through the same proxy when needed).
+KUSTOMIZE_VERSION=v5.7.1
+if [ ! -x .cursorprint/bin/kustomize ]; then
+  if ! command -v go >/dev/null && [ ! -x /usr/local/go/bin/go ]; then
+    echo "install: apt-get install golang-go (for kustomize)"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends golang-go >/dev/null
+  fi
+  GO=$(command -v go || echo /usr/local/go/bin/go)
+  echo "install: go install kustomize $KUSTOMIZE_VERSION"
+  mkdir -p .cursorprint/bin
+  GOTOOLCHAIN=auto GOBIN="$PWD/.cursorprint/bin" "$GO" install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+fi
+
+"$PY" -c "from cursorprint.stream.settings import load_settings; from cursorprint.stream.stack import Stack; Stack(load_settings()).ensure_jars()"
+echo "install: done"

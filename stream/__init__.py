@@ -1,0 +1,1 @@
+"""cursorprint.stream: everything that runs in the streaming service (settings, ingest, agents, stack)."""

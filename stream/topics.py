@@ -1,0 +1,33 @@
+"""The project's Kafka topics, declared once: names, partition counts and retention.
+
+Everything that creates or names a topic (local stack, agents, k8s manifests' tests) reads it here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["TopicSpec", "POINTER_BATCHES", "SESSIONS", "SESSION_SCORES", "FRAUD_ALERTS",
+           "DEAD_LETTER", "TRUSTED_SESSIONS", "ALL_TOPICS", "topic_specs"]
+
+POINTER_BATCHES = "pointer-batches"
+SESSIONS = "sessions"
+SESSION_SCORES = "session-scores"
+FRAUD_ALERTS = "fraud-alerts"
+DEAD_LETTER = "dead-letter"
+TRUSTED_SESSIONS = "trusted-sessions"
+
+ALL_TOPICS = (POINTER_BATCHES, SESSIONS, SESSION_SCORES, FRAUD_ALERTS, DEAD_LETTER, TRUSTED_SESSIONS)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    retention_ms: int
+
+
+def topic_specs(partitions: int, retention_hours: int) -> list[TopicSpec]:
+    """Every project topic with the same partition count (keys spread users across partitions)."""
+    retention_ms = retention_hours * 3600 * 1000
+    return [TopicSpec(name, partitions, retention_ms) for name in ALL_TOPICS]
