@@ -1,0 +1,116 @@
+"""Head store against a real redis-server: put/get, versions, invalidation, Redis down."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+
+from cursorprint.model.heads import fit_head
+from cursorprint.model.headstore import REASON_HEAD_CACHE_STALE, HeadStore
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+
+class PrivateRedis:
+    """A redis-server this test starts and stops itself (the shared stack is left alone)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        exe = shutil.which("redis-server")
+        assert exe, "redis-server is required (scripts/install.sh installs it)"
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture()
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    r = PrivateRedis(tmp_path)
+    yield r
+    r.stop()
+
+
+def _head(seed: int):
+    rng = np.random.default_rng(seed)
+    return fit_head(rng.normal(0, 1, (40, 8)), rng.normal(1, 1, (40, 8)), seed=seed)
+
+
+def test_put_get_version_and_metadata(private_redis: PrivateRedis) -> None:
+    store = HeadStore(private_redis.url, ttl_s=60)
+    assert store.get("u1") is None and store.counters["misses"] == 1
+    head = _head(1)
+    version = store.put("u1", head, {"trained_on": 40})
+    assert version == head.version
+    fresh = HeadStore(private_redis.url, ttl_s=60)
+    got = fresh.get("u1")
+    assert got is not None and got.version == version and np.array_equal(got.w, head.w)
+    assert fresh.metadata("u1") == {"trained_on": 40}
+    assert fresh.get("u1") is got and fresh.counters["hits"] == 1
+
+
+def test_update_is_seen_after_ttl_by_version_check(private_redis: PrivateRedis) -> None:
+    reader = HeadStore(private_redis.url, ttl_s=0.2)
+    writer = HeadStore(private_redis.url, ttl_s=60)
+    writer.put("u2", _head(2))
+    first = reader.get("u2")
+    assert first is not None
+    writer.put("u2", _head(3))
+    assert reader.get("u2") is first            # still fresh in the reader's cache
+    time.sleep(0.3)
+    second = reader.get("u2")
+    assert second is not None and second.version == _head(3).version
+    reader.invalidate("u2")
+    assert reader.counters["invalidations"] == 1
+
+
+def test_lru_evicts_oldest(private_redis: PrivateRedis) -> None:
+    store = HeadStore(private_redis.url, ttl_s=60, max_items=2)
+    for i in range(3):
+        store.put(f"u{i}", _head(i))
+    assert list(store._cache) == ["u1", "u2"]
+
+
+def test_redis_down_serves_cached_head_with_reason_and_counter(
+        private_redis: PrivateRedis) -> None:
+    events: list[str] = []
+    store = HeadStore(private_redis.url, ttl_s=0.1, on_event=events.append)
+    store.put("u3", _head(4))
+    private_redis.stop()
+    time.sleep(0.2)                               # cached entry is now past its TTL
+    head, reasons = store.get_with_reasons("u3")
+    assert head is not None and head.version == _head(4).version
+    assert reasons == [REASON_HEAD_CACHE_STALE]
+    assert store.counters["stale_served"] == 1 and "stale_served" in events
+    assert store.counters["redis_errors"] == 1
+    head, reasons = store.get_with_reasons("never-cached")
+    assert head is None and reasons == [REASON_HEAD_CACHE_STALE]
+
+
+def test_bad_arguments_are_named() -> None:
+    with pytest.raises(ValueError, match="ttl_s"):
+        HeadStore("redis://127.0.0.1:1/0", ttl_s=-1)
+    with pytest.raises(ValueError, match="max_items"):
+        HeadStore("redis://127.0.0.1:1/0", max_items=0)
