@@ -1,0 +1,301 @@
+"""Every kustomize overlay builds, every rendered resource validates (core kinds strictly against
+the Kubernetes schemas, Strimzi/KEDA against k8s/schemas/), and the manifests keep their
+promises: topics as in stream/topics.py, settings that stream/settings.py accepts, the restricted
+pod security profile, probes, PDBs, network policies, autoscaling, a GPU scorer in prod, and
+Grafana ConfigMaps equal to the files in grafana/."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from cursorprint.stream.settings import load_settings
+from cursorprint.stream.topics import ALL_TOPICS, FRAUD_ALERTS, POINTER_BATCHES, SESSIONS
+from tests.ops.k8s import OVERLAYS, REPO, build, crd_schemas, validate
+
+Doc = dict[str, Any]
+WORKLOADS = ("Deployment", "StatefulSet")
+IMAGE = "ghcr.io/cursorprint/cursorprint"
+COMMANDS = {"ingest": ["cursorprint", "ingest"],
+            "sessionizer": ["cursorprint", "worker", "sessionizer"],
+            "scorer": ["cursorprint", "worker", "scorer"]}
+
+
+def kinds(docs: list[Doc], kind: str) -> list[Doc]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def named(docs: list[Doc], kind: str, name: str) -> Doc:
+    (doc,) = [d for d in kinds(docs, kind) if d["metadata"]["name"] == name]
+    return doc
+
+
+def prefixed(docs: list[Doc], kind: str, prefix: str) -> Doc:
+    """A generated ConfigMap/Secret (its name carries a content hash)."""
+    (doc,) = [d for d in kinds(docs, kind) if d["metadata"]["name"].startswith(prefix + "-")
+              or d["metadata"]["name"] == prefix]
+    return doc
+
+
+def pod_specs(docs: list[Doc]) -> list[tuple[str, Doc]]:
+    return [(d["metadata"]["name"], d["spec"]["template"]["spec"])
+            for d in docs if d["kind"] in WORKLOADS]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_resource_validates(overlay: str) -> None:
+    docs = build(overlay)
+    used = {validate(d) for d in docs}
+    assert used == {"kubernetes", "crd-schema"}
+    assert {"Kafka", "KafkaNodePool", "KafkaTopic", "ScaledObject", "Deployment", "StatefulSet",
+            "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "Ingress",
+            "Service", "ConfigMap", "Namespace"} <= {d["kind"] for d in docs}
+    assert all(d["metadata"].get("namespace") == "cursorprint"
+               for d in docs if d["kind"] != "Namespace")
+
+
+def test_validators_reject_bad_resources() -> None:
+    docs = build("overlays/dev")
+    kafka = copy.deepcopy(named(docs, "Kafka", "cursorprint"))
+    kafka["spec"]["kafka"]["listners"] = []  # typo: the strict CRD schema must refuse it
+    with pytest.raises(jsonschema.ValidationError):
+        validate(kafka)
+    topic = copy.deepcopy(kinds(docs, "KafkaTopic")[0])
+    topic["spec"]["partitions"] = "many"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(topic)
+    scaled = copy.deepcopy(kinds(docs, "ScaledObject")[0])
+    del scaled["spec"]["triggers"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate(scaled)
+    deployment = copy.deepcopy(named(docs, "Deployment", "ingest"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate(deployment)
+    with pytest.raises(AssertionError, match="no schema"):
+        validate({"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+                  "metadata": {"name": "x"}, "spec": {}})
+
+
+def test_crd_schemas_are_valid_json_schemas() -> None:
+    schemas = crd_schemas()
+    assert set(k for _, k in schemas) == {"Kafka", "KafkaNodePool", "KafkaTopic", "ScaledObject"}
+    for schema in schemas.values():
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["properties"]["spec"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("overlay", ["overlays/dev", "overlays/prod"])
+def test_topics_match_stream_topics_and_settings(overlay: str) -> None:
+    docs = build(overlay)
+    topics = {d["spec"]["topicName"]: d["spec"] for d in kinds(docs, "KafkaTopic")}
+    assert set(topics) == set(ALL_TOPICS)
+    env = prefixed(docs, "ConfigMap", "cursorprint-settings")["data"]
+    settings = load_settings(environ=env)
+    for spec in topics.values():
+        assert spec["partitions"] == settings.topic_partitions
+        assert int(spec["config"]["retention.ms"]) == settings.topic_retention_hours * 3600_000
+    for scaled in kinds(docs, "ScaledObject"):
+        assert scaled["spec"]["maxReplicaCount"] <= settings.topic_partitions
+    pool = named(docs, "KafkaNodePool", "combined")
+    assert pool["spec"]["roles"] == ["controller", "broker"]
+    kafka = named(docs, "Kafka", "cursorprint")
+    assert kafka["metadata"]["annotations"]["strimzi.io/kraft"] == "enabled"
+    replicas = pool["spec"]["replicas"]
+    assert all(s["replicas"] <= replicas for s in topics.values())
+    assert kafka["spec"]["kafka"]["config"]["offsets.topic.replication.factor"] <= replicas
+
+
+def test_prod_has_more_partitions_than_dev() -> None:
+    dev = kinds(build("overlays/dev"), "KafkaTopic")[0]["spec"]["partitions"]
+    prod = kinds(build("overlays/prod"), "KafkaTopic")[0]["spec"]["partitions"]
+    assert prod > dev
+
+
+def _environment(docs: list[Doc], deployment: str) -> dict[str, str]:
+    """The CURSORPRINT_* environment a container of ``deployment`` gets from ConfigMaps/Secrets."""
+    import base64
+    (c,) = named(docs, "Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+    env: dict[str, str] = {}
+    for src in c.get("envFrom", []):
+        if "configMapRef" in src:
+            env |= named(docs, "ConfigMap", src["configMapRef"]["name"])["data"]
+        if "secretRef" in src:
+            data = named(docs, "Secret", src["secretRef"]["name"])["data"]
+            env |= {k: base64.b64decode(v).decode() for k, v in data.items()}
+    return env
+
+
+def test_settings_and_secrets_load() -> None:
+    """Each service's ConfigMap + Secret environment is accepted by load_settings (an unknown or
+    malformed CURSORPRINT_* variable would stop the pods at start-up)."""
+    docs = build("overlays/dev")
+    envs = {name: _environment(docs, name) for name in COMMANDS}
+    for name, env in envs.items():
+        assert env and all(k.startswith("CURSORPRINT_") for k in env), name
+        load_settings(environ=env)
+    ingest = load_settings(environ=envs["ingest"])
+    assert ingest.site_configs() and len(ingest.pseudonym_secret) >= 16
+    (c,) = named(docs, "Deployment", "ingest")["spec"]["template"]["spec"]["containers"]
+    assert ingest.ingest_port == c["ports"][0]["containerPort"] and ingest.ingest_host == "0.0.0.0"
+    scorer = load_settings(environ=envs["scorer"])
+    assert scorer.redis_url.startswith("redis://:") and "@redis:6379" in scorer.redis_url
+    assert scorer.kafka_bootstrap == "cursorprint-kafka-bootstrap:9092"
+    # Least privilege: site secrets only in ingest, the Redis password only in the scorer.
+    assert "CURSORPRINT_SITES" not in envs["scorer"] | envs["sessionizer"]
+    assert "CURSORPRINT_REDIS_URL" not in envs["ingest"] | envs["sessionizer"]
+
+
+def test_references_resolve_in_dev() -> None:
+    docs = build("overlays/dev")
+    existing = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    for name, spec in pod_specs(docs):
+        for c in spec["containers"]:
+            for src in c.get("envFrom", []):
+                for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                    if key in src:
+                        assert (kind, src[key]["name"]) in existing, f"{name}: {src}"
+            for var in c.get("env", []):
+                ref = var.get("valueFrom", {}).get("secretKeyRef")
+                if ref and not ref.get("optional"):
+                    assert ("Secret", ref["name"]) in existing, f"{name}: {ref}"
+        for vol in spec.get("volumes", []):
+            if "configMap" in vol:
+                assert ("ConfigMap", vol["configMap"]["name"]) in existing, f"{name}: {vol}"
+
+
+@pytest.mark.parametrize("overlay", ["overlays/dev", "overlays/prod"])
+def test_restricted_pod_security(overlay: str) -> None:
+    docs = build(overlay)
+    labels = named(docs, "Namespace", "cursorprint")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    specs = pod_specs(docs)
+    assert len(specs) >= 5
+    for name, spec in specs:
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True, name
+        assert pod["seccompProfile"]["type"] == "RuntimeDefault", name
+        assert not spec.get("hostNetwork") and not spec.get("hostPID"), name
+        for c in spec["containers"] + spec.get("initContainers", []):
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, name
+            assert sc["readOnlyRootFilesystem"] is True, name
+            assert sc["capabilities"]["drop"] == ["ALL"], name
+            assert not sc["capabilities"].get("add"), name
+            assert "readinessProbe" in c and "livenessProbe" in c, f"{name}: probes"
+            assert c["resources"]["requests"] and c["resources"]["limits"]["memory"], name
+
+
+@pytest.mark.parametrize("overlay", ["overlays/dev", "overlays/prod"])
+def test_workloads_autoscaling_and_disruption_budgets(overlay: str) -> None:
+    docs = build(overlay)
+    for name, command in COMMANDS.items():
+        (c,) = named(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"]
+        assert c["image"].startswith(IMAGE)
+        assert c["command"] + c["args"] == command
+        probes = {c["readinessProbe"]["httpGet"]["path"], c["livenessProbe"]["httpGet"]["path"]}
+        assert probes == {"/readyz", "/healthz"}
+    hpa = named(docs, "HorizontalPodAutoscaler", "ingest")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "ingest"
+    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+    triggers = {s["spec"]["scaleTargetRef"]["name"]: s["spec"]["triggers"][0]
+                for s in kinds(docs, "ScaledObject")}
+    assert set(triggers) == {"sessionizer", "scorer"}
+    assert triggers["sessionizer"]["metadata"]["topic"] == POINTER_BATCHES
+    assert triggers["scorer"]["metadata"]["topic"] == SESSIONS
+    assert all(t["type"] == "kafka" and t["metadata"]["consumerGroup"] for t in triggers.values())
+    budgets = [p["spec"]["selector"]["matchLabels"] for p in kinds(docs, "PodDisruptionBudget")]
+    for d in docs:
+        if d["kind"] in WORKLOADS and d["metadata"]["name"] != "grafana":
+            assert d["spec"]["selector"]["matchLabels"] in budgets, d["metadata"]["name"]
+
+
+def test_gpu_scorer_only_in_prod() -> None:
+    prod = named(build("overlays/prod"), "Deployment", "scorer")["spec"]["template"]["spec"]
+    (c,) = prod["containers"]
+    assert c["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert prod["nodeSelector"]["nvidia.com/gpu.present"] == "true"
+    assert any(t["key"] == "nvidia.com/gpu" for t in prod["tolerations"])
+    dev_docs = build("overlays/dev")
+    dev = named(dev_docs, "Deployment", "scorer")["spec"]["template"]["spec"]
+    assert "nvidia.com/gpu" not in str(dev)
+    assert all(d["spec"]["replicas"] == 1 for d in dev_docs if d["kind"] in WORKLOADS)
+    assert named(dev_docs, "KafkaNodePool", "combined")["spec"]["replicas"] == 1
+
+
+def _selects(selector: Doc, labels: dict[str, str]) -> bool:
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expr in selector.get("matchExpressions", []):
+        if expr["operator"] == "In" and labels.get(expr["key"]) not in expr["values"]:
+            return False
+    return True
+
+
+def test_network_policies() -> None:
+    docs = build("overlays/prod")
+    policies = kinds(docs, "NetworkPolicy")
+    deny = named(docs, "NetworkPolicy", "default-deny-ingress")
+    assert deny["spec"]["podSelector"] == {} and "ingress" not in deny["spec"]
+    pod_labels = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
+                  for d in docs if d["kind"] in WORKLOADS}
+    # Redis: only the pods its policy's peers select, and those are stream workers.
+    (redis_policy,) = [p for p in policies
+                       if _selects(p["spec"]["podSelector"], pod_labels["redis"])
+                       and p["spec"]["podSelector"]]
+    peers = [f["podSelector"] for rule in redis_policy["spec"]["ingress"] for f in rule["from"]]
+    allowed = {n for n, labels in pod_labels.items() if any(_selects(p, labels) for p in peers)}
+    assert allowed and allowed <= {"sessionizer", "scorer"}
+    # Kafka: Strimzi derives the listener's policy from networkPolicyPeers.
+    (listener,) = named(docs, "Kafka", "cursorprint")["spec"]["kafka"]["listeners"]
+    kafka_peers = [p["podSelector"] for p in listener["networkPolicyPeers"] if "podSelector" in p]
+    clients = {n for n, labels in pod_labels.items()
+               if any(_selects(p, labels) for p in kafka_peers)}
+    assert clients == {"ingest", "sessionizer", "scorer"}
+
+
+def test_only_the_collector_endpoint_is_public() -> None:
+    docs = build("overlays/prod")
+    (ingress,) = kinds(docs, "Ingress")
+    paths = [p for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
+    assert [(p["path"], p["backend"]["service"]["name"]) for p in paths] == [("/v1/batches",
+                                                                           "ingest")]
+    assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in kinds(docs, "Service"))
+
+
+def test_prometheus_scrape_annotations_match_ports() -> None:
+    docs = build("overlays/prod")
+    for name in COMMANDS:
+        template = named(docs, "Deployment", name)["spec"]["template"]
+        notes = template["metadata"]["annotations"]
+        assert notes["prometheus.io/scrape"] == "true" and notes["prometheus.io/path"] == "/metrics"
+        ports = {p["containerPort"] for c in template["spec"]["containers"] for p in c["ports"]}
+        assert int(notes["prometheus.io/port"]) in ports
+
+
+def test_grafana_configmaps_equal_the_files() -> None:
+    grafana = REPO / "grafana"
+    docs = build("overlays/dev")
+    rendered: dict[str, str] = {}
+    for prefix in ("grafana-datasources", "grafana-dashboard-provider", "grafana-dashboards"):
+        rendered |= prefixed(docs, "ConfigMap", prefix)["data"]
+    files = {p.name: p.read_text() for p in grafana.rglob("*")
+             if p.is_file() and p.suffix in {".json", ".yaml"} and p.name != "kustomization.yaml"}
+    assert rendered == files
+    kustomization = yaml.safe_load((grafana / "kustomization.yaml").read_text())
+    listed = {f.split("=", 1)[1] for g in kustomization["configMapGenerator"] for f in g["files"]}
+    on_disk = {str(Path(p).relative_to(grafana)) for p in grafana.rglob("*")
+               if p.is_file() and p.name != "kustomization.yaml"}
+    assert listed == on_disk
+
+
+def test_alert_topic_is_declared() -> None:
+    """The alert consumers' topic exists in every overlay (a dashboard panel counts its alerts)."""
+    for overlay in OVERLAYS:
+        assert FRAUD_ALERTS in {d["spec"]["topicName"] for d in kinds(build(overlay), "KafkaTopic")}
