@@ -1,0 +1,168 @@
+"""Scorer logic: a micro-batch of ``sessions`` records -> scores, alerts and dead letters.
+
+:meth:`MicroBatchScorer.score_batch` is synchronous and runs on the scorer's single model
+thread (never on the event loop): every record is rasterized with ``SessionScorer.images``,
+the images of the whole micro-batch go through ONE backbone call (``embed``), and each
+session's windows are scored with its user's head (or the population head, with the reason
+code ``no_user_head``). A record that cannot be processed becomes a dead letter; the others
+of the batch are still scored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from cursorprint.model.scoring import REASON_NO_USER_HEAD, SessionScore
+from cursorprint.model.windows import REASON_TOO_FEW_EVENTS, aggregate, normalise_rate
+from cursorprint.stream.abuse import ReplayDetector, scripted_reasons
+from cursorprint.stream.alerts import (
+    REASON_ABOVE_THRESHOLD,
+    Alert,
+    ScoreRecord,
+    alert_id,
+    score_id,
+    threshold_for,
+)
+from cursorprint.stream.session_record import SessionRecord, SessionRecordError
+
+__all__ = ["MicroBatchScorer", "BatchResult", "DeadLetter", "ModelLike",
+           "REASON_HEAD_INCOMPATIBLE"]
+
+log = logging.getLogger(__name__)
+REASON_HEAD_INCOMPATIBLE = "head_incompatible"
+
+
+class ModelLike(Protocol):
+    """The part of :class:`cursorprint.model.scoring.SessionScorer` the stream uses."""
+
+    model_version: str
+    image_shape: tuple[int, int, int]
+    info: Any
+
+    def images(self, traj: Any) -> np.ndarray: ...
+    def embed(self, images: np.ndarray) -> np.ndarray: ...
+    def score_embeddings(self, user_key: str, emb: np.ndarray) -> Any: ...
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that could not be processed, with the error."""
+
+    source: str
+    error: str
+    value: bytes
+
+
+@dataclass
+class BatchResult:
+    scores: list[ScoreRecord] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    n_images: int = 0
+    raster_seconds: float = 0.0
+    embed_seconds: float = 0.0
+    head_seconds: float = 0.0
+
+
+class MicroBatchScorer:
+    """Scores micro-batches of ``sessions`` values with one model (one thread)."""
+
+    def __init__(self, model: ModelLike, threshold: float,
+                 site_thresholds: dict[str, float] | None = None,
+                 source: str = "sessions", replay: ReplayDetector | None = None) -> None:
+        self.model = model
+        self.replay = replay          # optional replayed-recording check (stream/abuse.py)
+        self.threshold = threshold
+        self.site_thresholds = dict(site_thresholds or {})
+        self.source = source
+
+    def _rule_reasons(self, traj: Any) -> list[str]:
+        rule = self.model.info.rule
+        return [REASON_TOO_FEW_EVENTS] if len(normalise_rate(traj, rule.bucket_s)) \
+            < rule.min_events else []
+
+    def _abuse_reasons(self, rec: SessionRecord, traj: Any) -> list[str]:
+        """Scripted-movement codes, plus ``replayed_trajectory`` when a replay store is set."""
+        reasons = scripted_reasons(traj)
+        if self.replay is not None:
+            reasons += self.replay.check_and_remember(rec.session_id, traj, rec.site).reasons
+        return reasons
+
+    def _population_fallback(self, emb: np.ndarray, error: str) -> Any:
+        """Population score with reason ``head_incompatible`` when the user's stored head does
+        not fit this model (e.g. fitted for another backbone): a score, not a lost session."""
+        population = getattr(self.model, "population", None)
+        if population is None or len(emb) == 0:
+            return None
+        try:
+            logits = population.logits(emb)
+        except ValueError:
+            return None
+        log.warning("a user's head does not fit model %s (%s): population head used",
+                    self.model.model_version, error)
+        window_scores = [float(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))) for z in logits]
+        return SessionScore(aggregate(logits), window_scores,
+                            f"population:{population.version}",
+                            [REASON_HEAD_INCOMPATIBLE, REASON_NO_USER_HEAD])
+
+    def score_batch(self, values: list[bytes], now_ms: float | None = None) -> BatchResult:
+        """Score every decodable record of ``values`` with one backbone call."""
+        res = BatchResult()
+        ok: list[tuple[SessionRecord, np.ndarray, list[str]]] = []
+        t_start = time.perf_counter()
+        for raw in values:
+            try:
+                rec = SessionRecord.from_bytes(raw)
+                traj = rec.to_trajectory()
+                imgs = self.model.images(traj)
+                ok.append((rec, imgs, [*self._rule_reasons(traj),
+                                       *self._abuse_reasons(rec, traj)]))
+            except (SessionRecordError, ValueError) as exc:
+                res.dead.append(DeadLetter(self.source, f"{type(exc).__name__}: {exc}",
+                                           bytes(raw)))
+        res.raster_seconds = time.perf_counter() - t_start
+        if not ok:
+            return res
+        stacked = np.concatenate([imgs for _, imgs, _ in ok]) if ok else np.zeros((0,))
+        res.n_images = int(len(stacked))
+        t_embed = time.perf_counter()
+        emb = self.model.embed(stacked.reshape((-1, *self.model.image_shape)))
+        res.embed_seconds = time.perf_counter() - t_embed
+        t_head = time.perf_counter()
+        scored_at = time.time() * 1000.0 if now_ms is None else now_ms
+        start = 0
+        for rec, imgs, rule_reasons in ok:
+            part_emb = emb[start:start + len(imgs)]
+            start += len(imgs)
+            try:
+                s = self.model.score_embeddings(rec.user, part_emb)
+            except ValueError as exc:   # e.g. a stored head of another model's embedding size
+                fallback = self._population_fallback(part_emb, str(exc))
+                if fallback is None:
+                    res.dead.append(DeadLetter(self.source, f"{type(exc).__name__}: {exc}",
+                                               rec.to_bytes()))
+                    continue
+                s = fallback
+            reasons = [*rule_reasons, *s.reasons]
+            res.scores.append(ScoreRecord(
+                score_id=score_id(rec.session_id, rec.part, self.model.model_version),
+                session_id=rec.session_id, part=rec.part, cause=rec.cause, user=rec.user,
+                site=rec.site, page=rec.path, score=float(s.score),
+                window_scores=[float(w) for w in s.window_scores], reasons=reasons,
+                model_version=self.model.model_version, head_version=s.head_version,
+                n_events=rec.n_events, closed_at=rec.closed_at, scored_at=scored_at))
+            threshold = threshold_for(rec.site, self.threshold, self.site_thresholds)
+            if s.score > threshold:
+                res.alerts.append(Alert(
+                    alert_id=alert_id(rec.session_id, rec.part, self.model.model_version),
+                    session_id=rec.session_id, part=rec.part, user=rec.user, site=rec.site,
+                    page=rec.path, score=float(s.score), threshold=threshold,
+                    model_version=self.model.model_version, head_version=s.head_version,
+                    reasons=[REASON_ABOVE_THRESHOLD, *reasons], time=scored_at))
+        res.head_seconds = time.perf_counter() - t_head
+        return res

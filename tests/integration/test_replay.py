@@ -1,0 +1,49 @@
+"""Replayed-recording detection (stream/abuse.py ReplayDetector) against the real redis-server of
+the ``stack`` fixture: two detector instances (two scorer replicas) share what they remember."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+import redis
+
+from cursorprint.model.synthetic import random_style, synth_session
+from cursorprint.model.trajectory import Trajectory
+from cursorprint.stream.abuse import REASON_REPLAYED, ReplayDetector, session_digest
+from cursorprint.stream.settings import Settings
+from cursorprint.stream.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+
+def test_replay_across_replicas_on_real_redis(stack: Stack, stack_settings: Settings) -> None:
+    client = redis.Redis.from_url(stack_settings.redis_url)
+    prefix = f"cursorprint:replay-test-{uuid.uuid4().hex[:8]}:"
+    replica_a = ReplayDetector(client, ttl_s=600, prefix=prefix)
+    replica_b = ReplayDetector(redis.Redis.from_url(stack_settings.redis_url), ttl_s=600,
+                               prefix=prefix)
+    rng = np.random.default_rng(41)
+    people = [synth_session(rng, random_style(rng), 700) for _ in range(8)]
+    for i, traj in enumerate(people):
+        verdict = (replica_a if i % 2 else replica_b).check_and_remember(
+            f"real-session-{i:03d}", traj, "shop-a")
+        assert verdict.checked and verdict.reasons == [], (i, verdict)
+
+    original = people[5]
+    t = np.maximum.accumulate(original.t + 86_400 + rng.normal(0, 0.002, len(original)))
+    replay = Trajectory.from_columns(t, original.x + 120, original.y + 40, original.kind,
+                                     original.button, (1366, 768))
+    verdict = replica_b.check_and_remember("attacker-session-01", replay, "shop-a")
+    assert verdict.reasons == [REASON_REPLAYED]
+    assert verdict.matched == session_digest("real-session-005")
+
+    keys = [k.decode() for k in client.scan_iter(match=f"{prefix}*", count=1000)]
+    assert keys, "nothing was stored"
+    ttls = {client.ttl(k) for k in keys[:50]}
+    assert all(0 < ttl <= 600 for ttl in ttls), ttls
+    members = {m.decode() for k in keys[:200] for m in client.smembers(k)}
+    assert not any("session" in m for m in members)       # digests only, never the raw ids
+    assert not any("session" in k[len(prefix):] for k in keys)
+    client.delete(*keys)
