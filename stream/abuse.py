@@ -32,7 +32,8 @@ under ``cursorprint:replay:<shingle hash>`` as a set of *session digests* (a has
 id, never a raw id or user id) with a TTL; a new session whose sampled shingles are mostly
 (``REPLAY_MIN_SIMILARITY``) found under one other session is flagged ``replayed_trajectory``.
 Shingles shared by more than ``COMMON_SHINGLE_MAX`` sessions are treated as common motion and
-ignored.
+ignored. When Redis cannot be reached the check is skipped (``checked=False``) and the scorer adds
+``replay_check_unavailable`` instead, so a degraded verdict is never mistaken for a clean one.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ __all__ = [
     "MovementFeatures", "movement_features", "scripted_reasons",
     "ReplayVerdict", "ReplayDetector", "trajectory_shingles", "session_digest",
     "REASON_STRAIGHT", "REASON_CONSTANT_SPEED", "REASON_NO_JITTER", "REASON_TELEPORT",
-    "REASON_REPLAYED", "ABUSE_REASONS",
+    "REASON_REPLAYED", "REASON_REPLAY_UNCHECKED", "ABUSE_REASONS",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ REASON_CONSTANT_SPEED = "constant_speed"
 REASON_NO_JITTER = "no_jitter"
 REASON_TELEPORT = "teleport"
 REASON_REPLAYED = "replayed_trajectory"
+REASON_REPLAY_UNCHECKED = "replay_check_unavailable"   # Redis failed: no replay verdict
 ABUSE_REASONS = (REASON_STRAIGHT, REASON_CONSTANT_SPEED, REASON_NO_JITTER, REASON_TELEPORT,
                  REASON_REPLAYED)
 
@@ -318,7 +320,8 @@ class ReplayDetector:
                     pipe.expire(key, self.ttl_s)
             pipe.execute()
         except Exception as exc:  # noqa: BLE001 - any redis/connection error: no verdict
-            log.warning("replay store unreachable: %s", exc)
+            # debug only: the caller counts failures and logs when the state changes
+            log.debug("replay store unreachable: %s", exc)
             return ReplayVerdict([], 0.0, len(keys), False, error=type(exc).__name__)
         votes: Counter[str] = Counter()
         usable = 0

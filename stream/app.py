@@ -19,6 +19,12 @@ what Faust requires to write a changelogged table.
 
 Model calls (rasterizing, the backbone, heads, enrollment) run on ONE executor thread per
 model, never on the event loop, and never per item: one backbone call per micro-batch.
+
+The scorer also runs the abuse checks of stream/abuse.py on that thread: scripted movement, and
+(``CURSORPRINT_REPLAY_CHECK``) the replayed-recording check against fingerprints kept in the
+same Redis as the heads. While that Redis fails, sessions are still scored, with the reason
+``replay_check_unavailable``, ``cursorprint_redis_errors_total{service="scorer"}`` counting and
+``cursorprint_degraded{dependency="replay_store"}`` at 1 until a check succeeds again.
 """
 
 from __future__ import annotations
@@ -38,13 +44,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cursorprint.stream import metrics as m
 from cursorprint.stream import topics
+from cursorprint.stream.abuse import REASON_REPLAY_UNCHECKED, ReplayDetector
 from cursorprint.stream.scorer import BatchResult, DeadLetter, MicroBatchScorer
 from cursorprint.stream.session_record import SessionRecord, SessionRecordError
 from cursorprint.stream.sessionizer import Outcome, Sessionizer, SessionizerConfig
 from cursorprint.stream.settings import Settings
 from cursorprint.stream.wire import PointerBatchRecord, WireError
 
-__all__ = ["create_app", "ROLES", "dead_letter_value"]
+__all__ = ["create_app", "ROLES", "dead_letter_value", "replay_detector"]
 
 log = logging.getLogger(__name__)
 ROLES = ("sessionizer", "scorer", "all")
@@ -75,6 +82,7 @@ class _State:
         self.model: Any = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self.recent: OrderedDict[str, dict[str, Any]] = OrderedDict()   # sid -> last score
+        self.replay_degraded = False     # the replay check's Redis failed on the last try
 
     def remember(self, score: dict[str, Any]) -> None:
         """Keep the latest score of the last 2000 sessions for the demo page."""
@@ -236,7 +244,11 @@ def _add_scorer(app: faust.App, settings: Settings, state: _State, send_dead: An
                           on_event=_head_event)
         model = SessionScorer.load(model_dir, heads=heads)
         log.info("scorer: model %s loaded from %s", model.model_version, model_dir)
-        scorer = MicroBatchScorer(model, settings.alert_threshold, settings.thresholds())
+        replay = replay_detector(settings)
+        if replay is not None:
+            m.DEGRADED.labels(dependency="replay_store").set(0)
+        scorer = MicroBatchScorer(model, settings.alert_threshold, settings.thresholds(),
+                                  replay=replay)
         enroller = Enroller(model, heads, redis.Redis.from_url(settings.redis_url))
         return scorer, enroller
 
@@ -249,6 +261,7 @@ def _add_scorer(app: faust.App, settings: Settings, state: _State, send_dead: An
         return result
 
     async def publish(res: BatchResult) -> None:
+        _note_replay_health(state, res)
         futures = []
         for dead in res.dead:
             await send_dead(dead.source, dead.error, dead.value)
@@ -302,6 +315,35 @@ def _add_scorer(app: faust.App, settings: Settings, state: _State, send_dead: An
     @app.task
     async def warm_up() -> None:
         await model_ready()
+
+
+def replay_detector(settings: Settings) -> ReplayDetector | None:
+    """The scorer's replayed-recording check on the settings' Redis (None when switched off).
+
+    Short socket timeouts: a hung Redis delays a micro-batch by about a second, never stops it.
+    """
+    if not settings.replay_check:
+        return None
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=1.0,
+                                  socket_connect_timeout=1.0)
+    return ReplayDetector(client, ttl_s=settings.replay_ttl_s)
+
+
+def _note_replay_health(state: _State, res: BatchResult) -> None:
+    """Count replay-store failures; flip the degraded gauge (and log) only on a change."""
+    if res.replay_errors:
+        m.REDIS_ERRORS.labels(service="scorer").inc(res.replay_errors)
+    if res.replay_errors and not state.replay_degraded:
+        log.warning("scorer: replay store (Redis) unreachable; sessions are scored without the "
+                    "replay check (reason %s)", REASON_REPLAY_UNCHECKED)
+    elif res.replay_checked and not res.replay_errors and state.replay_degraded:
+        log.warning("scorer: replay store (Redis) reachable again")
+    else:
+        return
+    state.replay_degraded = not state.replay_degraded
+    m.DEGRADED.labels(dependency="replay_store").set(1 if state.replay_degraded else 0)
 
 
 def _head_event(name: str) -> None:

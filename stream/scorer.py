@@ -19,7 +19,7 @@ import numpy as np
 
 from cursorprint.model.scoring import REASON_NO_USER_HEAD, SessionScore
 from cursorprint.model.windows import REASON_TOO_FEW_EVENTS, aggregate, normalise_rate
-from cursorprint.stream.abuse import ReplayDetector, scripted_reasons
+from cursorprint.stream.abuse import REASON_REPLAY_UNCHECKED, ReplayDetector, scripted_reasons
 from cursorprint.stream.alerts import (
     REASON_ABOVE_THRESHOLD,
     Alert,
@@ -67,6 +67,8 @@ class BatchResult:
     raster_seconds: float = 0.0
     embed_seconds: float = 0.0
     head_seconds: float = 0.0
+    replay_errors: int = 0        # replay checks skipped because Redis failed (metric, log)
+    replay_checked: int = 0       # replay checks that reached Redis
 
 
 class MicroBatchScorer:
@@ -86,11 +88,18 @@ class MicroBatchScorer:
         return [REASON_TOO_FEW_EVENTS] if len(normalise_rate(traj, rule.bucket_s)) \
             < rule.min_events else []
 
-    def _abuse_reasons(self, rec: SessionRecord, traj: Any) -> list[str]:
-        """Scripted-movement codes, plus ``replayed_trajectory`` when a replay store is set."""
+    def _abuse_reasons(self, rec: SessionRecord, traj: Any, res: BatchResult) -> list[str]:
+        """Scripted-movement codes, plus ``replayed_trajectory`` when a replay store is set
+        (``replay_check_unavailable`` while its Redis fails: the session is still scored)."""
         reasons = scripted_reasons(traj)
         if self.replay is not None:
-            reasons += self.replay.check_and_remember(rec.session_id, traj, rec.site).reasons
+            verdict = self.replay.check_and_remember(rec.session_id, traj, rec.site)
+            reasons += verdict.reasons
+            if verdict.error is not None:
+                res.replay_errors += 1
+                reasons.append(REASON_REPLAY_UNCHECKED)
+            elif verdict.checked:
+                res.replay_checked += 1
         return reasons
 
     def _population_fallback(self, emb: np.ndarray, error: str) -> Any:
@@ -121,7 +130,7 @@ class MicroBatchScorer:
                 traj = rec.to_trajectory()
                 imgs = self.model.images(traj)
                 ok.append((rec, imgs, [*self._rule_reasons(traj),
-                                       *self._abuse_reasons(rec, traj)]))
+                                       *self._abuse_reasons(rec, traj, res)]))
             except (SessionRecordError, ValueError) as exc:
                 res.dead.append(DeadLetter(self.source, f"{type(exc).__name__}: {exc}",
                                            bytes(raw)))

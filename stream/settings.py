@@ -97,6 +97,11 @@ class Settings:
     head_cache_ttl_s: float = _doc("Seconds a cached user head is trusted before Redis is "
                                    "re-checked (a new head is used within this time).",
                                    default=5.0)
+    replay_check: bool = _doc("Flag a session whose trajectory repeats an earlier session's "
+                              "(`replayed_trajectory`); fingerprints are kept in Redis.",
+                              default=True)
+    replay_ttl_s: float = _doc("Seconds the replay check remembers a session's trajectory "
+                               "fingerprint in Redis.", default=604800.0)
 
     def __post_init__(self) -> None:
         for name in ("kafka_port", "kafka_controller_port", "redis_port"):
@@ -140,6 +145,8 @@ class Settings:
         if not 0.0 <= self.alert_threshold <= 1.0:
             raise SettingsError(f"{env_name('alert_threshold')}={self.alert_threshold}: "
                                 "must be in [0, 1]")
+        if not self.replay_ttl_s >= 1:
+            raise SettingsError(f"{env_name('replay_ttl_s')}={self.replay_ttl_s}: must be >= 1")
         if self.head_cache_ttl_s < 0:
             raise SettingsError(f"{env_name('head_cache_ttl_s')}={self.head_cache_ttl_s}: "
                                 "must be >= 0")

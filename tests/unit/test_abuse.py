@@ -272,3 +272,77 @@ def test_micro_batch_scorer_adds_abuse_reason_codes() -> None:
     assert {REASON_STRAIGHT, REASON_CONSTANT_SPEED} <= set(res.scores[1].reasons)
     again = mbs.score_batch([value("other-session-1", human)])
     assert REASON_REPLAYED in again.scores[0].reasons
+
+
+def _record_value(sid: str, traj: Trajectory, site: str = "demo") -> bytes:
+    from cursorprint.stream.session_record import SessionRecord
+
+    return SessionRecord(session_id=sid, user="a" * 32, site=site, path="/pay",
+                         screen=traj.screen, part="final", cause="exit", t0=1.0, closed_at=2.0,
+                         t=[float(v) for v in traj.t], x=[float(v) for v in traj.x],
+                         y=[float(v) for v in traj.y], k=[int(v) for v in traj.kind],
+                         b=[int(v) for v in traj.button]).to_bytes()
+
+
+def test_scoring_goes_on_while_the_replay_store_fails() -> None:
+    import redis
+
+    from cursorprint.stream.abuse import REASON_REPLAY_UNCHECKED
+    from cursorprint.stream.scorer import MicroBatchScorer
+    from tests.conftest import free_port
+    from tests.unit.test_scorer import StandInModel
+
+    # a real redis-py client pointed at a port where nothing listens: connection refused
+    dead = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=1.0,
+                                socket_connect_timeout=1.0)
+    mbs = MicroBatchScorer(StandInModel(), threshold=2.0, replay=ReplayDetector(dead))
+    human, short = _humans(1, seed=53)[0], _humans(1, seed=54, events=10)[0]
+    res = mbs.score_batch([_record_value("human-session-2", human),
+                           _record_value("short-session-1", short)])
+    assert [s.session_id for s in res.scores] == ["human-session-2", "short-session-1"]
+    assert REASON_REPLAY_UNCHECKED in res.scores[0].reasons
+    assert REASON_REPLAYED not in res.scores[0].reasons
+    # too short to fingerprint: not a Redis failure, so no degraded code
+    assert REASON_REPLAY_UNCHECKED not in res.scores[1].reasons
+    assert (res.replay_errors, res.replay_checked, res.dead) == (1, 0, [])
+
+    healthy = MicroBatchScorer(StandInModel(), threshold=2.0,
+                               replay=ReplayDetector(_MemoryRedis()))
+    ok = healthy.score_batch([_record_value("human-session-3", human)])
+    assert (ok.replay_errors, ok.replay_checked) == (0, 1)
+    assert REASON_REPLAY_UNCHECKED not in ok.scores[0].reasons
+
+
+def test_worker_replay_detector_follows_the_settings() -> None:
+    from cursorprint.stream.app import replay_detector
+    from cursorprint.stream.settings import SettingsError, load_settings
+
+    assert replay_detector(load_settings(environ={"CURSORPRINT_REPLAY_CHECK": "off"})) is None
+    det = replay_detector(load_settings(environ={"CURSORPRINT_REPLAY_TTL_S": "120"}))
+    assert det is not None and det.ttl_s == 120
+    with pytest.raises(SettingsError, match="CURSORPRINT_REPLAY_TTL_S"):
+        load_settings(environ={"CURSORPRINT_REPLAY_TTL_S": "0"})
+    with pytest.raises(SettingsError, match="CURSORPRINT_REPLAY_CHECK='maybe'"):
+        load_settings(environ={"CURSORPRINT_REPLAY_CHECK": "maybe"})
+
+
+def test_degraded_gauge_flips_once_per_state_change() -> None:
+    from cursorprint.stream import metrics as m
+    from cursorprint.stream.app import _note_replay_health, _State
+    from cursorprint.stream.scorer import BatchResult
+
+    gauge = m.DEGRADED.labels(dependency="replay_store")
+    errors = m.REDIS_ERRORS.labels(service="scorer")
+    state, before = _State(), errors._value.get()
+    try:
+        _note_replay_health(state, BatchResult(replay_errors=3))
+        assert state.replay_degraded and gauge._value.get() == 1
+        _note_replay_health(state, BatchResult(replay_errors=1))
+        _note_replay_health(state, BatchResult())             # nothing checked: no news
+        assert state.replay_degraded and gauge._value.get() == 1
+        assert errors._value.get() - before == 4
+        _note_replay_health(state, BatchResult(replay_checked=2))
+        assert not state.replay_degraded and gauge._value.get() == 0
+    finally:
+        state.executor.shutdown()
+        gauge.set(0)
