@@ -57,12 +57,37 @@ def _alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie (exited child not yet reaped) is not alive.
+    # A zombie (exited, not yet reaped) is not alive -- but in a multi-threaded process (the
+    # JVM) the leader thread shows "Z" while the other threads still run their shutdown hooks.
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
+            if f.read().split(") ", 1)[1][0] != "Z":
+                return True
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
     except OSError:
         return False
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:      # it exited in the meantime
+        pass
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until ``pid`` has exited (and reap it if it is our child); False on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:       # not our child (or already reaped): watch /proc
+            if not _alive(pid):
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
 
 
 def _read_pid(path: Path) -> int | None:
@@ -312,19 +337,12 @@ class Stack:
         pid = _read_pid(pidfile)
         if _alive(pid):
             assert pid is not None
-            os.killpg(pid, signal.SIGKILL if hard else signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if _alive(pid):
+            _signal_group(pid, signal.SIGKILL if hard else signal.SIGTERM)
+            if not _wait_gone(pid, timeout):
                 log.warning("pid %d ignored SIGTERM for %.0fs; killing it", pid, timeout)
-                os.killpg(pid, signal.SIGKILL)
-                while _alive(pid):
-                    time.sleep(0.1)
-            try:
-                os.waitpid(pid, os.WNOHANG)  # reap if it was our own child
-            except ChildProcessError:
-                pass
+                _signal_group(pid, signal.SIGKILL)
+                if not _wait_gone(pid, 30.0):
+                    raise StackError(f"pid {pid} survived SIGKILL for 30 s")
         pidfile.unlink(missing_ok=True)
         if pid is not None:
             deadline = time.monotonic() + 10
