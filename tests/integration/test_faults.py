@@ -246,3 +246,53 @@ def test_scoring_survives_redis_outage_and_recovers(tmp_path: Path) -> None:
         assert scorer.heads is not None and scorer.heads.counters["redis_errors"] >= 2
     finally:
         server.stop()
+
+
+def test_replay_check_degrades_while_redis_is_down_and_recovers(tmp_path: Path) -> None:
+    """The scorer's replay check on a private redis-server that goes away and comes back: every
+    session is still scored, with ``replay_check_unavailable`` while it is down, and replays are
+    flagged again once it is back (its data survived, append-only file)."""
+    from cursorprint.stream.abuse import (
+        REASON_REPLAY_UNCHECKED,
+        REASON_REPLAYED,
+        ReplayDetector,
+    )
+    from cursorprint.stream.scorer import MicroBatchScorer
+    from cursorprint.stream.session_record import SessionRecord
+
+    def value(sid: str, traj: Any) -> bytes:
+        return SessionRecord(session_id=sid, user="b" * 32, site="faults", path="/pay",
+                             screen=traj.screen, part="final", cause="exit", t0=1.0,
+                             closed_at=2.0, t=[float(v) for v in traj.t],
+                             x=[float(v) for v in traj.x], y=[float(v) for v in traj.y],
+                             k=[int(v) for v in traj.kind],
+                             b=[int(v) for v in traj.button]).to_bytes()
+
+    server = RestartableRedis(tmp_path)
+    server.start()
+    try:
+        client = redis.Redis.from_url(server.url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        scorer, _ = _tiny_scorer(HeadStore(server.url, ttl_s=0.2, socket_timeout_s=0.3))
+        mbs = MicroBatchScorer(scorer, threshold=0.5, replay=ReplayDetector(client, ttl_s=600))
+        rng = np.random.default_rng(17)
+        a, b, c = (synth_session(rng, random_style(rng), 600) for _ in range(3))
+
+        healthy = mbs.score_batch([value("faults-session-a", a)])
+        assert (healthy.replay_checked, healthy.replay_errors) == (1, 0)
+
+        server.stop()
+        down = mbs.score_batch([value("faults-session-b", b), value("faults-replay-a1", a)])
+        assert [s.session_id for s in down.scores] == ["faults-session-b", "faults-replay-a1"]
+        assert down.dead == [] and down.replay_errors == 2
+        for s in down.scores:
+            assert REASON_REPLAY_UNCHECKED in s.reasons and REASON_REPLAYED not in s.reasons
+            assert 0.0 <= s.score <= 1.0
+
+        server.start()                                   # same port, same data
+        back = mbs.score_batch([value("faults-replay-a2", a), value("faults-session-c", c)])
+        assert (back.replay_checked, back.replay_errors) == (2, 0)
+        assert REASON_REPLAYED in back.scores[0].reasons          # remembered from before
+        assert REASON_REPLAYED not in back.scores[1].reasons
+        assert not any(REASON_REPLAY_UNCHECKED in s.reasons for s in back.scores)
+    finally:
+        server.stop()

@@ -1,5 +1,7 @@
 """Replayed-recording detection (stream/abuse.py ReplayDetector) against the real redis-server of
-the ``stack`` fixture: two detector instances (two scorer replicas) share what they remember."""
+the ``stack`` fixture: two detector instances (two scorer replicas) share what they remember; and
+on the real pipeline (ingest -> Kafka -> sessionizer -> scorer worker), a recorded trajectory
+submitted again for another session carries ``replayed_trajectory`` in its score and alert."""
 
 from __future__ import annotations
 
@@ -11,9 +13,16 @@ import redis
 
 from cursorprint.model.synthetic import random_style, synth_session
 from cursorprint.model.trajectory import Trajectory
-from cursorprint.stream.abuse import REASON_REPLAYED, ReplayDetector, session_digest
+from cursorprint.stream.abuse import (
+    REASON_REPLAY_UNCHECKED,
+    REASON_REPLAYED,
+    ReplayDetector,
+    session_digest,
+)
+from cursorprint.stream.replay import ReplaySession, replay_sessions
 from cursorprint.stream.settings import Settings
 from cursorprint.stream.stack import Stack
+from tests.abuse_pipeline import abuse_pipeline, scores_and_alerts
 
 pytestmark = pytest.mark.integration
 
@@ -47,3 +56,34 @@ def test_replay_across_replicas_on_real_redis(stack: Stack, stack_settings: Sett
     assert not any("session" in m for m in members)       # digests only, never the raw ids
     assert not any("session" in k[len(prefix):] for k in keys)
     client.delete(*keys)
+
+
+def test_replayed_trajectory_is_flagged_on_the_pipeline(
+        stack: Stack, stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # a fresh seed per run: nothing else in this Redis has seen these trajectories
+    rng = np.random.default_rng(uuid.uuid4().int & 0xFFFF_FFFF)
+    recorded = synth_session(rng, random_style(rng), 700)
+    genuine = ReplaySession("genuine", "victim", recorded)
+    # the recording played back elsewhere on the page with timer jitter (to_batches re-times
+    # every session from now, so it arrives later too)
+    t = np.maximum.accumulate(recorded.t + rng.normal(0, 0.002, len(recorded)))
+    copy = Trajectory.from_columns(t, recorded.x + 60, recorded.y - 25, recorded.kind,
+                                   recorded.button, recorded.screen)
+    replayed = ReplaySession("replayed", "attacker", copy)
+    other = ReplaySession("other", "someone-else", synth_session(rng, random_style(rng), 700))
+    with abuse_pipeline(stack_settings, tmp_path_factory) as pipe:
+        st = pipe.settings
+        # the genuine session first, and only then the others: the scorer must have stored the
+        # original's fingerprint before it sees the copy (no ordering across partitions)
+        for batch in ([genuine], [replayed, other]):
+            report = replay_sessions(st, batch, ingest_url=pipe.ingest_url, timeout_s=120)
+            assert report.missing == [] and report.rejected == {}, report.summary()
+        scores, alerts = scores_and_alerts(st, {genuine.sid, replayed.sid, other.sid})
+
+    for found in (scores, alerts):
+        assert REASON_REPLAYED in found[replayed.sid]["reasons"], found[replayed.sid]
+        assert REASON_REPLAYED not in found[genuine.sid]["reasons"]
+        assert REASON_REPLAYED not in found[other.sid]["reasons"]
+        assert not any(REASON_REPLAY_UNCHECKED in m["reasons"] for m in found.values())
+    assert alerts[replayed.sid]["alert_id"] != alerts[genuine.sid]["alert_id"]
+    assert scores[replayed.sid]["user"] != scores[genuine.sid]["user"]
