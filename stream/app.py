@@ -189,7 +189,12 @@ def _add_sessionizer(app: faust.App, settings: Settings, state: _State, send_dea
             await apply(sz.on_batch(rec, msg.partition, _now_ms()))
 
     async def caught_up(partition: int) -> bool:
-        """True when this worker has processed every batch of the partition (best effort)."""
+        """True when this worker has processed every batch of the partition.
+
+        "Don't know" is False: just after a restart or a rebalance the high-water mark is not
+        fetched yet, and closing a session as idle then would cut it short while its batches
+        still wait in Kafka (later batches would be dropped as late). The next tick asks again.
+        """
         from faust.types import TP
 
         tp = TP(topics.POINTER_BATCHES, partition)
@@ -197,14 +202,15 @@ def _add_sessionizer(app: faust.App, settings: Settings, state: _State, send_dea
         try:
             high = consumer.highwater(tp)
             if high is None:
-                return True
+                return False
             read = getattr(consumer, "_read_offset", {}).get(tp)
             if read is None:
                 pos = await consumer.position(tp)
-                return pos is None or pos >= high
+                return pos is not None and pos >= high
             return int(read) + 1 >= int(high)
-        except Exception:  # noqa: BLE001 - not readable (e.g. during a rebalance): wall clock
-            return True
+        except Exception as exc:  # noqa: BLE001 - not readable (e.g. during a rebalance)
+            log.debug("lag of %s not readable: %s", tp, exc)
+            return False
 
     @app.agent(ticks, name="idle-close")
     async def idle_close(stream: Any) -> None:
@@ -320,7 +326,8 @@ def _add_scorer(app: faust.App, settings: Settings, state: _State, send_dead: An
 def replay_detector(settings: Settings) -> ReplayDetector | None:
     """The scorer's replayed-recording check on the settings' Redis (None when switched off).
 
-    Short socket timeouts: a hung Redis delays a micro-batch by about a second, never stops it.
+    Short socket timeouts and the detector's back-off: a hung Redis delays the scorer by about a
+    second per back-off period (stream/abuse.py ``REPLAY_BACKOFF_S``), never stops it.
     """
     if not settings.replay_check:
         return None
