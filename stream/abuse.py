@@ -40,7 +40,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +60,7 @@ __all__ = [
     "MovementFeatures", "movement_features", "scripted_reasons",
     "ReplayVerdict", "ReplayDetector", "trajectory_shingles", "session_digest",
     "REASON_STRAIGHT", "REASON_CONSTANT_SPEED", "REASON_NO_JITTER", "REASON_TELEPORT",
-    "REASON_REPLAYED", "REASON_REPLAY_UNCHECKED", "ABUSE_REASONS",
+    "REASON_REPLAYED", "REASON_REPLAY_UNCHECKED", "ABUSE_REASONS", "BACKOFF_ERROR",
 ]
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,8 @@ MIN_SAMPLED_SHINGLES = 8     # fewer: too short to fingerprint, no verdict
 REPLAY_MIN_SIMILARITY = 0.5
 COMMON_SHINGLE_MAX = 32
 DEFAULT_REPLAY_TTL_S = 7 * 24 * 3600
+REPLAY_BACKOFF_S = 5.0       # after a Redis failure, skip checks this long (bounded delay)
+BACKOFF_ERROR = "backoff"    # ReplayVerdict.error of a check skipped during the back-off
 REPLAY_PREFIX = "cursorprint:replay:"
 
 
@@ -286,15 +290,23 @@ class ReplayDetector:
     """Remembers trajectory fingerprints in Redis and flags a session that repeats another one.
 
     ``redis_client`` is a ``redis.Redis`` (synchronous); every check is two pipelined round trips.
+    After a Redis failure the next checks are skipped for ``backoff_s`` (verdict error
+    ``backoff``): a Redis that hangs costs one socket timeout per back-off, not one per session.
     """
 
     def __init__(self, redis_client: Any, ttl_s: float = DEFAULT_REPLAY_TTL_S,
-                 prefix: str = REPLAY_PREFIX) -> None:
-        if ttl_s <= 0:
+                 prefix: str = REPLAY_PREFIX, backoff_s: float = REPLAY_BACKOFF_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if not ttl_s > 0:
             raise ValueError(f"ReplayDetector ttl_s must be > 0, got {ttl_s}")
+        if not backoff_s >= 0:
+            raise ValueError(f"ReplayDetector backoff_s must be >= 0, got {backoff_s}")
         self.redis = redis_client
         self.ttl_s = int(max(1, round(ttl_s)))
         self.prefix = prefix
+        self.backoff_s = backoff_s
+        self.clock = clock
+        self._retry_at = float("-inf")      # no checks before this clock value (after a failure)
 
     def check_and_remember(self, session_id: str, traj: Trajectory,
                            scope: str = "") -> ReplayVerdict:
@@ -308,6 +320,8 @@ class ReplayDetector:
             return ReplayVerdict([], 0.0, int(len(shingles)), False)
         me = session_digest(session_id)
         keys = [f"{self.prefix}{int(h):016x}" for h in shingles]
+        if self.clock() < self._retry_at:
+            return ReplayVerdict([], 0.0, len(keys), False, error=BACKOFF_ERROR)
         try:
             pipe = self.redis.pipeline(transaction=False)
             for key in keys:
@@ -322,6 +336,7 @@ class ReplayDetector:
         except Exception as exc:  # noqa: BLE001 - any redis/connection error: no verdict
             # debug only: the caller counts failures and logs when the state changes
             log.debug("replay store unreachable: %s", exc)
+            self._retry_at = self.clock() + self.backoff_s
             return ReplayVerdict([], 0.0, len(keys), False, error=type(exc).__name__)
         votes: Counter[str] = Counter()
         usable = 0

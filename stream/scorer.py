@@ -19,7 +19,12 @@ import numpy as np
 
 from cursorprint.model.scoring import REASON_NO_USER_HEAD, SessionScore
 from cursorprint.model.windows import REASON_TOO_FEW_EVENTS, aggregate, normalise_rate
-from cursorprint.stream.abuse import REASON_REPLAY_UNCHECKED, ReplayDetector, scripted_reasons
+from cursorprint.stream.abuse import (
+    BACKOFF_ERROR,
+    REASON_REPLAY_UNCHECKED,
+    ReplayDetector,
+    scripted_reasons,
+)
 from cursorprint.stream.alerts import (
     REASON_ABOVE_THRESHOLD,
     Alert,
@@ -67,7 +72,8 @@ class BatchResult:
     raster_seconds: float = 0.0
     embed_seconds: float = 0.0
     head_seconds: float = 0.0
-    replay_errors: int = 0        # replay checks skipped because Redis failed (metric, log)
+    replay_errors: int = 0        # replay checks that failed on Redis (metric, log)
+    replay_skipped: int = 0       # ... skipped while backing off after such a failure
     replay_checked: int = 0       # replay checks that reached Redis
 
 
@@ -96,7 +102,10 @@ class MicroBatchScorer:
             verdict = self.replay.check_and_remember(rec.session_id, traj, rec.site)
             reasons += verdict.reasons
             if verdict.error is not None:
-                res.replay_errors += 1
+                if verdict.error == BACKOFF_ERROR:
+                    res.replay_skipped += 1
+                else:
+                    res.replay_errors += 1
                 reasons.append(REASON_REPLAY_UNCHECKED)
             elif verdict.checked:
                 res.replay_checked += 1

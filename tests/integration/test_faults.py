@@ -273,7 +273,9 @@ def test_replay_check_degrades_while_redis_is_down_and_recovers(tmp_path: Path) 
     try:
         client = redis.Redis.from_url(server.url, socket_timeout=1.0, socket_connect_timeout=1.0)
         scorer, _ = _tiny_scorer(HeadStore(server.url, ttl_s=0.2, socket_timeout_s=0.3))
-        mbs = MicroBatchScorer(scorer, threshold=0.5, replay=ReplayDetector(client, ttl_s=600))
+        now = [0.0]                        # the detector's clock, moved by hand
+        detector = ReplayDetector(client, ttl_s=600, backoff_s=5.0, clock=lambda: now[0])
+        mbs = MicroBatchScorer(scorer, threshold=0.5, replay=detector)
         rng = np.random.default_rng(17)
         a, b, c = (synth_session(rng, random_style(rng), 600) for _ in range(3))
 
@@ -283,12 +285,14 @@ def test_replay_check_degrades_while_redis_is_down_and_recovers(tmp_path: Path) 
         server.stop()
         down = mbs.score_batch([value("faults-session-b", b), value("faults-replay-a1", a)])
         assert [s.session_id for s in down.scores] == ["faults-session-b", "faults-replay-a1"]
-        assert down.dead == [] and down.replay_errors == 2
+        # one real failure, then the back-off skips Redis for the rest of the batch
+        assert down.dead == [] and (down.replay_errors, down.replay_skipped) == (1, 1)
         for s in down.scores:
             assert REASON_REPLAY_UNCHECKED in s.reasons and REASON_REPLAYED not in s.reasons
             assert 0.0 <= s.score <= 1.0
 
         server.start()                                   # same port, same data
+        now[0] += 5.0                                    # the back-off is over
         back = mbs.score_batch([value("faults-replay-a2", a), value("faults-session-c", c)])
         assert (back.replay_checked, back.replay_errors) == (2, 0)
         assert REASON_REPLAYED in back.scores[0].reasons          # remembered from before

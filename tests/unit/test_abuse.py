@@ -236,9 +236,10 @@ def test_too_short_is_not_checked_and_redis_errors_do_not_raise() -> None:
         def pipeline(self, transaction: bool = False) -> Any:
             raise ConnectionError("redis is down")
 
-    det = ReplayDetector(Broken())
-    short = _humans(1, seed=34, events=10)[0]
-    assert det.check_and_remember("short-session", short).checked is False
+    det = ReplayDetector(Broken(), backoff_s=0.0)
+    short = _humans(1, seed=34)[0].slice(0, 8)
+    v = det.check_and_remember("short-session", short)
+    assert v.checked is False and v.error is None       # too short: Redis never asked
     v = det.check_and_remember("long-session-1", _humans(1, seed=35)[0])
     assert v.checked is False and v.error == "ConnectionError" and v.reasons == []
 
@@ -296,7 +297,7 @@ def test_scoring_goes_on_while_the_replay_store_fails() -> None:
     dead = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=1.0,
                                 socket_connect_timeout=1.0)
     mbs = MicroBatchScorer(StandInModel(), threshold=2.0, replay=ReplayDetector(dead))
-    human, short = _humans(1, seed=53)[0], _humans(1, seed=54, events=10)[0]
+    human, short = _humans(1, seed=53)[0], _humans(1, seed=54)[0].slice(0, 8)
     res = mbs.score_batch([_record_value("human-session-2", human),
                            _record_value("short-session-1", short)])
     assert [s.session_id for s in res.scores] == ["human-session-2", "short-session-1"]
@@ -346,3 +347,27 @@ def test_degraded_gauge_flips_once_per_state_change() -> None:
     finally:
         state.executor.shutdown()
         gauge.set(0)
+
+
+def test_a_failing_replay_store_is_left_alone_for_the_back_off() -> None:
+    from cursorprint.stream.abuse import BACKOFF_ERROR
+
+    class Failing:
+        calls = 0
+
+        def pipeline(self, transaction: bool = False) -> Any:
+            Failing.calls += 1
+            raise TimeoutError("redis hangs")
+
+    now = [100.0]
+    det = ReplayDetector(Failing(), backoff_s=5.0, clock=lambda: now[0])
+    human = _humans(1, seed=55)[0]
+    assert det.check_and_remember("session-x-0001", human).error == "TimeoutError"
+    skipped = [det.check_and_remember(f"session-y-{i:04d}", human) for i in range(3)]
+    assert {v.error for v in skipped} == {BACKOFF_ERROR} and Failing.calls == 1
+    assert all(v.checked is False and v.reasons == [] for v in skipped)
+    now[0] += 5.0
+    assert det.check_and_remember("session-z-0001", human).error == "TimeoutError"
+    assert Failing.calls == 2
+    with pytest.raises(ValueError, match="backoff_s"):
+        ReplayDetector(Failing(), backoff_s=-1)
