@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from cursorprint.stream.identity import user_key
+from cursorprint.stream.readiness import wait_ready
 from cursorprint.stream.replay import load_balabit_sessions, to_batches
 from cursorprint.stream.settings import Settings, load_settings
 from cursorprint.stream.stack import Stack
@@ -146,20 +146,6 @@ async def through_pipeline(settings: Settings, per_session: list[list[tuple[byte
     return took, lat
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{proc.args!r} exited")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"{url} not ready")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sessions", type=int, default=60)
@@ -199,8 +185,8 @@ def main() -> int:
     procs = [subprocess.Popen([*cli, "sessionizer", "--web-port", str(web_s)], env=env),
              subprocess.Popen([*cli, "scorer", "--web-port", str(web_c)], env=env)]
     try:
-        wait_ready(f"http://127.0.0.1:{web_s}/readyz", procs[0])
-        wait_ready(f"http://127.0.0.1:{web_c}/readyz", procs[1])
+        wait_ready(f"http://127.0.0.1:{web_s}/readyz", procs[0], 180)
+        wait_ready(f"http://127.0.0.1:{web_c}/readyz", procs[1], 180)
         sessions = load_balabit_sessions(DATA, DATA / "labels_dev.csv",
                                          args.sessions + args.light + 2)
         run = uuid.uuid4().hex[:6]

@@ -13,18 +13,15 @@ import hmac
 import json
 import time
 
+from cursorprint.stream.errors import RejectedInput
+
 __all__ = ["TokenError", "mint_token", "verify_token", "user_key", "MAX_TOKEN_CHARS"]
 
 MAX_TOKEN_CHARS = 2048
 
 
-class TokenError(ValueError):
+class TokenError(RejectedInput):
     """A user token was refused; ``reason`` is a short machine-readable code."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 def _b64e(raw: bytes) -> str:

@@ -19,10 +19,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
+from cursorprint.stream.readiness import NotReady, wait_ready
 from cursorprint.stream.settings import Settings, load_settings
 
 __all__ = ["main_job", "ensure_model", "QUICK_BALABIT"]
@@ -51,21 +51,6 @@ def ensure_model(settings: Settings, data: Path) -> str:
         train.train_model(trajs, model_dir, cfg, extra={"data": "balabit training_files",
                                                         "quick": True})
     return read_info(model_dir).version
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
 
 
 def main_job(args: argparse.Namespace) -> int:
@@ -111,9 +96,9 @@ def main_job(args: argparse.Namespace) -> int:
                                               stderr=subprocess.STDOUT,
                                               start_new_session=True))
         ingest_url = f"http://{settings.ingest_host}:{settings.ingest_port}"
-        _wait(f"{ingest_url}/readyz", procs[0], 60)
-        _wait(f"http://127.0.0.1:{web_s}/readyz", procs[1], 120)
-        _wait(f"http://127.0.0.1:{web_c}/readyz", procs[2], 180)
+        wait_ready(f"{ingest_url}/readyz", procs[0], 60)
+        wait_ready(f"http://127.0.0.1:{web_s}/readyz", procs[1], 120)
+        wait_ready(f"http://127.0.0.1:{web_c}/readyz", procs[2], 180)
         print(f"ingest {ingest_url}, workers /metrics on :{web_s} and :{web_c} "
               f"(logs in {logs})", flush=True)
         labels = data / "labels_dev.csv"
@@ -131,7 +116,7 @@ def main_job(args: argparse.Namespace) -> int:
             while all(p.poll() is None for p in procs):
                 time.sleep(1)
         return 0 if not report.missing and not report.rejected else 1
-    except (ReplayError, RuntimeError) as exc:
+    except (ReplayError, NotReady) as exc:
         print(f"cursorprint run: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

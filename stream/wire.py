@@ -8,6 +8,7 @@ A batch stays one message as a whole: the columnar events are never exploded.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from cursorprint.model.trajectory import Trajectory
+from cursorprint.stream.errors import RejectedInput
 
 __all__ = ["WireError", "WireLimits", "WireBatch", "PointerBatchRecord", "parse_wire_batch",
            "loads_json", "WIRE_VERSION", "EVENT_COLUMNS"]
@@ -32,13 +34,8 @@ _NUM_TYPES = {int, float}
 _DAY_MS = 86_400_000.0
 
 
-class WireError(ValueError):
+class WireError(RejectedInput):
     """Malformed batch or record; ``reason`` is a short code, ``detail`` names the field."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -176,11 +173,10 @@ def _common(obj: Any, allowed: frozenset[str], limits: WireLimits) -> dict[str, 
 
 
 @dataclass(frozen=True)
-class WireBatch:
-    """A validated batch as posted by the browser (still carrying its token)."""
+class BatchBody:
+    """What a wire batch and a ``pointer-batches`` record share: page session, screen, events."""
 
     site: str
-    token: str
     sid: str
     seq: int
     path: str
@@ -196,6 +192,13 @@ class WireBatch:
         return len(self.ev["dt"])
 
 
+@dataclass(frozen=True)
+class WireBatch(BatchBody):
+    """A validated batch as posted by the browser (still carrying its token)."""
+
+    token: str
+
+
 def parse_wire_batch(obj: Any, now_ms: float, limits: WireLimits = WireLimits()) -> WireBatch:
     """Validate a decoded wire batch against the v1 schema and ``limits``."""
     fields = _common(obj, _WIRE_KEYS, limits)
@@ -208,20 +211,10 @@ def parse_wire_batch(obj: Any, now_ms: float, limits: WireLimits = WireLimits())
 
 
 @dataclass(frozen=True)
-class PointerBatchRecord:
+class PointerBatchRecord(BatchBody):
     """The value of a ``pointer-batches`` message: the wire batch without its token, plus the
     pseudonymous user key, the ingest receive time and the batch id ``f"{sid}:{seq}"``."""
 
-    site: str
-    sid: str
-    seq: int
-    path: str
-    vp: tuple[int, int]
-    scr: tuple[int, int]
-    dpr: float
-    t0: float
-    final: bool
-    ev: dict[str, list[Any]]
     user: str
     recv: float
 
@@ -236,9 +229,8 @@ class PointerBatchRecord:
 
     @classmethod
     def from_wire(cls, batch: WireBatch, user: str, recv: float) -> PointerBatchRecord:
-        return cls(site=batch.site, sid=batch.sid, seq=batch.seq, path=batch.path, vp=batch.vp,
-                   scr=batch.scr, dpr=batch.dpr, t0=batch.t0, final=batch.final, ev=batch.ev,
-                   user=user, recv=recv)
+        body = {f.name: getattr(batch, f.name) for f in dataclasses.fields(BatchBody)}
+        return cls(**body, user=user, recv=recv)
 
     def to_dict(self) -> dict[str, Any]:
         return {"v": WIRE_VERSION, "site": self.site, "sid": self.sid, "seq": self.seq,

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from cursorprint.stream import readiness
 from cursorprint.stream.settings import Settings, load_settings
 from tests.conftest import free_port
 
@@ -92,19 +92,11 @@ def start(args: list[str], env: dict[str, str], log: Path) -> Proc:
 
 
 def wait_ready(url: str, proc: Proc, timeout: float = 120.0) -> None:
-    """Poll ``url`` (a /readyz) until it answers 200."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.p.poll() is not None:
-            raise AssertionError(f"{proc.args} exited with {proc.p.returncode}:\n{proc.tail()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} not ready after {timeout}s:\n{proc.tail()}")
+    """Poll ``url`` (a /readyz) until it answers 200; fail with the service's log tail."""
+    try:
+        readiness.wait_ready(url, proc.p, timeout)
+    except readiness.NotReady as exc:
+        raise AssertionError(f"{exc}:\n{proc.tail()}") from None
 
 
 def read_topic(st: Settings, topic: str, until: Any, timeout: float = 60.0,
