@@ -11,9 +11,17 @@ State layout (one store, so one changelog):
 * ``b:<sid>:<seq>`` — the events of one accepted batch (times in ms from the batch start).
 
 Each batch is stored once under its own key, so the changelog traffic grows with the events,
-not with the square of a session's length. Held out-of-order batches are ``[seq, events]`` pairs. Memory per open session is bounded by
-``max_events`` (then the session closes with cause ``cap``) and ``max_pending`` out-of-order
-batches (then the sequence gap is given up on).
+not with the square of a session's length. Held out-of-order batches are ``[seq, events]``
+pairs. Memory per open session is bounded by ``max_events`` plus one batch (then the session
+closes with cause ``cap``) and ``max_pending`` out-of-order batches (then the sequence gap is
+given up on).
+
+**Continuations.** A batch that comes after its session closed is either a duplicate of one
+already included (dropped, reason ``late``) or new movement: the person came back after an idle
+close, or the session went on past the length cap. New movement is never dropped: it opens a
+continuation segment with session id ``<sid>~<k>`` (k = 1, 2, ...; ``~`` cannot occur in a wire
+session id), scored like any page session. The first segment's tombstone remembers the current
+segment (``cont``) so later batches find it, and lives as long as the segment does.
 
 Every method returns ``(records to publish, store writes)``; the caller publishes the records
 and waits for the broker's acknowledgement *before* applying the writes, so a crash between
@@ -66,15 +74,20 @@ def _bkey(sid: str, seq: int) -> str:
     return f"b:{sid}:{seq}"
 
 
+def _segment_sid(sid: str, seg: int) -> str:
+    """Session id of segment ``seg`` of page session ``sid`` (0: the page session itself)."""
+    return sid if seg == 0 else f"{sid}~{seg}"
+
+
 def _contiguous(head: dict[str, Any]) -> list[int]:
-    """Stored sequence numbers of the contiguous prefix: ``[0, next)`` minus given-up gaps.
+    """Stored sequence numbers of the contiguous prefix: ``[first, next)`` minus given-up gaps.
 
     The header stores gap ranges, not one entry per batch, so its size (rewritten to the
     changelog on every batch) stays small however long the session is; every number listed
     here was received, so the list is as long as the stored batches, never as a gap.
     """
     out: list[int] = []
-    start = 0
+    start = head.get("first", 0)
     for a, b in head["skipped"]:          # ascending, non-overlapping
         out.extend(range(start, a))
         start = b
@@ -124,20 +137,20 @@ class Sessionizer:
     def on_batch(self, rec: PointerBatchRecord, partition: int, now_ms: float) -> Outcome:
         """Accept one batch (duplicates and late batches are dropped with a reason)."""
         out = Outcome()
-        sid = rec.sid
-        head = self.store.get(_hkey(sid))
+        seq = rec.seq
+        sid, head, first = self._segment(rec.sid, seq, out)
         if head is None:
+            if first is None:
+                out.dropped.append("late")
+                return out
             head = {"user": rec.user, "site": rec.site, "path": rec.path,
-                    "screen": list(rec.vp), "t0": rec.t0, "t0_seq": rec.seq, "p": partition,
-                    "next": 0, "pending": [], "skipped": [], "n": 0, "contig": 0, "win": 0,
-                    "since_win": 0, "final": None, "last": now_ms, "closed": False}
+                    "screen": list(rec.vp), "t0": rec.t0, "t0_seq": seq, "p": partition,
+                    "first": first, "next": first, "pending": [], "skipped": [], "n": 0,
+                    "contig": 0, "win": 0, "since_win": 0, "final": None, "last": now_ms,
+                    "closed": False}
             out.opened = 1
         else:
             head = dict(head)
-        if head["closed"]:
-            out.dropped.append("late")
-            return out
-        seq = rec.seq
         if seq < head["next"] or any(p[0] == seq for p in head["pending"]):
             out.dropped.append("duplicate")
             return out
@@ -173,6 +186,25 @@ class Sessionizer:
             head["since_win"] = 0
         return out
 
+    def _segment(self, sid: str, seq: int, out: Outcome) -> tuple[str, dict[str, Any] | None, int | None]:
+        """Where batch ``seq`` of page session ``sid`` goes: ``(segment id, open header or
+        None, first sequence number of a new segment or None to drop it as late)``."""
+        root = self.store.get(_hkey(sid))
+        if root is None:
+            return sid, None, 0
+        if not root["closed"]:
+            return sid, root, None
+        seg = int(root.get("cont", 0))
+        cur = root if seg == 0 else self.store.get(_hkey(_segment_sid(sid, seg)))
+        if cur is not None and not cur["closed"]:
+            return _segment_sid(sid, seg), cur, None
+        done = int(cur.get("next", 0)) if cur is not None else int(root.get("next", 0))
+        if seq < done:
+            return sid, None, None          # a duplicate of a batch already in a segment
+        seg += 1
+        out.writes[_hkey(sid)] = {**root, "cont": seg}
+        return _segment_sid(sid, seg), None, done
+
     def _advance(self, head: dict[str, Any]) -> None:
         """Move the contiguous prefix over held out-of-order batches."""
         pending = [list(p) for p in head["pending"]]
@@ -201,7 +233,9 @@ class Sessionizer:
                 continue
             sid = str(key)[2:]
             if head["closed"]:
-                if now_ms - head["closed_at"] > self.cfg.closed_ttl_s * 1000.0:
+                cont = head.get("cont", 0)
+                if (now_ms - head["closed_at"] > self.cfg.closed_ttl_s * 1000.0
+                        and (not cont or _hkey(_segment_sid(sid, cont)) not in self.store)):
                     out.writes[key] = DELETE
             elif close_idle and now_ms - head["last"] > idle_ms:
                 self._close(sid, dict(head), "exit" if head["final"] is not None else "idle",
@@ -256,11 +290,13 @@ class Sessionizer:
                out: Outcome) -> None:
         seqs = _stored_seqs(head)
         t0, cols = self._events(sid, seqs, out)
-        cols = {c: v[:self.cfg.max_events] for c, v in cols.items()}
         out.records.append(self._record(sid, head, t0, cols, "final", cause, now_ms))
         for s in seqs:
             out.writes[_bkey(sid, s)] = DELETE
+        prior = self._get(self.store, out, _hkey(sid)) or {}
         out.writes[_hkey(sid)] = {"closed": True, "closed_at": now_ms, "p": head["p"],
+                                  "next": max([head["next"], *(s + 1 for s in seqs)]),
+                                  "cont": prior.get("cont", 0),
                                   "cause": cause, "n": len(cols["t"]),
                                   "duration_s": float(cols["t"][-1] - cols["t"][0]) / 1000.0
                                   if len(cols["t"]) else 0.0}

@@ -85,12 +85,39 @@ def test_missing_batch_waits_then_idle_close_says_exit() -> None:
     assert [(r.cause, r.n_events) for r in recs] == [("exit", 20)]
 
 
-def test_length_cap_closes_and_bounds_events() -> None:
+def test_length_cap_closes_and_the_rest_continues_as_a_new_segment() -> None:
     store: dict[str, Any] = {}
     sz = Sessionizer(store, SessionizerConfig(max_events=35, window_events=0))
-    recs, dropped = run(sz, store, [batch(i) for i in range(6)])
-    assert [(r.cause, r.n_events) for r in recs] == [("cap", 35)]
-    assert dropped == ["late", "late"]
+    recs, dropped = run(sz, store, [batch(i) for i in range(7)] + [batch(7, final=True)])
+    assert dropped == []
+    assert [(r.session_id, r.cause, r.n_events) for r in recs] == [
+        ("sess-0001", "cap", 40), ("sess-0001~1", "cap", 40)]
+    assert recs[1].x == list(range(40, 80))                  # nothing lost, nothing twice
+    assert all(not k.startswith("b:") for k in store)
+
+
+def test_movement_after_an_idle_close_is_a_continuation_not_dropped() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(idle_s=5, closed_ttl_s=60, window_events=0))
+    run(sz, store, [batch(0), batch(1)], now=0.0)
+    assert [r.session_id for r in apply(store, sz.on_tick(0, 10_000.0))] == ["sess-0001"]
+    # the person comes back: batches 3 then 2 (out of order), then a retry of batch 1
+    recs, dropped = run(sz, store, [batch(3), batch(2), batch(1)], now=11_000.0)
+    assert recs == [] and dropped == ["duplicate"]
+    recs, _ = run(sz, store, [batch(4, final=True)], now=12_000.0)
+    assert [(r.session_id, r.cause) for r in recs] == [("sess-0001~1", "exit")]
+    assert recs[0].x == list(range(20, 50))
+    # idle again after the exit: a late duplicate is dropped, new movement opens segment 2
+    again, dropped = run(sz, store, [batch(2), batch(5)], now=13_000.0)
+    assert dropped == ["late"]
+    recs = apply(store, sz.on_tick(0, 30_000.0))
+    assert [(r.session_id, r.cause, r.x[0]) for r in recs] == [("sess-0001~2", "idle", 50)]
+    # the first segment's tombstone outlives its continuation, then everything is forgotten
+    apply(store, sz.on_tick(0, 75_000.0))
+    assert "h:sess-0001" in store and "h:sess-0001~1" not in store
+    apply(store, sz.on_tick(0, 95_000.0))
+    apply(store, sz.on_tick(0, 95_000.0))
+    assert store == {}
 
 
 def test_rolling_windows_during_a_long_session() -> None:
