@@ -122,3 +122,44 @@ def test_up_events_do_not_draw_circles() -> None:
                                  [KIND_MOVE, KIND_UP, KIND_MOVE], [0, BUTTON_LEFT, 0], (1920, 1080))
     img = rasterize(tr, 64)
     assert not np.any(np.all(np.isclose(img, LEFT_COLOUR), axis=-1))
+
+
+def test_a_long_segment_is_a_connected_line_from_end_to_end() -> None:
+    # Two events far apart: every column between them has a drawn pixel, both ends included.
+    # Frame: side 1000 (the y extent) centred at x=500, span 64 - 1 - 2 * 3 = 57 pixels, so
+    # x=100 -> 32 - 0.4 * 57 = 9.2 and x=900 -> 54.8.
+    tr = Trajectory.from_columns([0, 0.5], [100, 900], [0, 1000], [KIND_MOVE, KIND_MOVE],
+                                 [0, 0], (1920, 1080))
+    img = rasterize(tr, 64)
+    cols = np.flatnonzero(img.sum(axis=(0, 2)) > 0)
+    assert cols.min() == 9 and cols.max() == 55
+    assert np.array_equal(cols, np.arange(cols.min(), cols.max() + 1))
+
+
+def test_non_finite_input_is_a_clear_error() -> None:
+    good = synth_users(1, 1, 300, seed=5)[0]
+    bad = Trajectory.from_columns([0, 0.1, 0.2], [0, float("nan"), 3], [0, 1, 2],
+                                  [KIND_MOVE] * 3, [0, 0, 0], (800, 600))
+    with pytest.raises(ValueError, match=r"window 1 has x=nan at event 1"):
+        rasterize_batch([good, bad], 32)
+
+
+def test_speed_time_encoding_puts_time_order_in_green() -> None:
+    # Left to right at constant speed: green rises along the stroke, red and blue as "speed".
+    n = 60
+    tr = Trajectory.from_columns(np.linspace(0, 2, n), np.linspace(100, 900, n),
+                                 np.full(n, 500.0), np.zeros(n), np.zeros(n), (1920, 1080))
+    timed, plain = rasterize(tr, 64, encoding="speed_time"), rasterize(tr, 64)
+    drawn = timed.sum(axis=-1) > 0
+    assert np.array_equal(drawn, plain.sum(axis=-1) > 0)
+    assert np.allclose(timed[..., [0, 2]], plain[..., [0, 2]])
+    green_by_col = [timed[:, c, 1][drawn[:, c]].mean() for c in range(64) if drawn[:, c].any()]
+    assert np.all(np.diff(green_by_col) > 0)
+    assert 0.1 <= min(green_by_col) and max(green_by_col) <= 0.9
+    # the reversed stroke gives the mirrored green ramp: direction is now visible
+    back = Trajectory.from_columns(tr.t, tr.x[::-1], tr.y, tr.kind, tr.button, tr.screen)
+    assert rasterize(back, 64, encoding="speed_time")[..., 1][drawn].mean() == pytest.approx(
+        timed[..., 1][drawn].mean(), abs=0.02)
+    assert not np.allclose(rasterize(back, 64, encoding="speed_time"), timed)
+    with pytest.raises(ValueError, match="encoding"):
+        rasterize(tr, 64, encoding="sepia")
