@@ -26,8 +26,63 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
+
+
+def _window_events(text: str) -> int:
+    v = _positive_int(text)
+    if v < 8:
+        raise argparse.ArgumentTypeError(f"a window needs at least 8 events, got {text!r}")
+    return v
+
+
 def _weights(text: str) -> str | None:
     return None if text.lower() == "none" else text
+
+
+def _add_model_options(p: Any) -> None:
+    """Training knobs shared by ``train`` and ``evaluate balabit`` (defaults: TrainConfig)."""
+    from cursorprint.model.raster import ENCODINGS
+
+    p.add_argument("--image-size", type=_positive_int, default=None)
+    p.add_argument("--blocks", type=_positive_int, default=None, help="VGG16 blocks kept (1-5)")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="fine-tuning epochs of the backbone pretraining")
+    p.add_argument("--frozen-epochs", type=_non_negative_int, default=None,
+                   help="epochs with the VGG16 blocks frozen before fine-tuning")
+    p.add_argument("--windows-per-user", type=_positive_int, default=None,
+                   help="pretraining windows per user")
+    p.add_argument("--window-events", type=_window_events, default=None,
+                   help="events per window (stride half of it, shortest a quarter)")
+    p.add_argument("--frame", choices=("bbox", "screen"), default=None,
+                   help="raster frame: each window's bounding box or the whole screen")
+    p.add_argument("--encoding", choices=ENCODINGS, default=None,
+                   help="raster encoding: speed colour only, or also time in green")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """TrainConfig fields set on the command line."""
+    from cursorprint.model.windows import WindowRule
+
+    out: dict[str, Any] = {"seed": args.seed}
+    for name, field in (("image_size", "image_size"), ("blocks", "blocks"), ("epochs", "epochs"),
+                        ("frozen_epochs", "epochs_frozen"),
+                        ("windows_per_user", "max_windows_per_user"), ("frame", "frame"),
+                        ("encoding", "encoding")):
+        if getattr(args, name, None) is not None:
+            out[field] = getattr(args, name)
+    if args.window_events is not None:
+        n = args.window_events
+        out["rule"] = WindowRule(events=n, stride=max(1, n // 2), min_events=max(1, n // 4))
+    return out
 
 
 def register(sub: Any) -> None:
@@ -40,12 +95,9 @@ def register(sub: Any) -> None:
     tr.add_argument("--sapimouse", type=Path, metavar="DIR",
                     help="also pretrain the backbone on SapiMouse's 120 users")
     tr.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help="model directory")
-    tr.add_argument("--image-size", type=_positive_int, default=None)
-    tr.add_argument("--blocks", type=_positive_int, default=None, help="VGG16 blocks kept (1-5)")
-    tr.add_argument("--epochs", type=_positive_int, default=None)
     tr.add_argument("--weights", type=_weights, default=None,
                     help="none (default), imagenet, or a local VGG16 weights file")
-    tr.add_argument("--seed", type=int, default=0)
+    _add_model_options(tr)
     tr.set_defaults(handler=_train)
 
     ev = sub.add_parser("evaluate", help="evaluate on a public data set")
@@ -57,14 +109,9 @@ def register(sub: Any) -> None:
     bal.add_argument("--out", type=Path, required=True, metavar="DIR")
     bal.add_argument("--model", type=Path, metavar="DIR",
                      help="use a trained model dir instead of training on training_files")
-    bal.add_argument("--sapimouse", type=Path, metavar="DIR",
-                     help="also pretrain the backbone on SapiMouse")
-    bal.add_argument("--image-size", type=_positive_int, default=None)
-    bal.add_argument("--blocks", type=_positive_int, default=None)
-    bal.add_argument("--epochs", type=_positive_int, default=None)
-    bal.add_argument("--windows-per-user", type=_positive_int, default=None,
-                     help="pretraining windows per user")
-    bal.add_argument("--seed", type=int, default=0)
+    bal.add_argument("--sapimouse", "--pretrain-sapimouse", type=Path, metavar="DIR",
+                     help="also pretrain the backbone on SapiMouse's 120 users")
+    _add_model_options(bal)
     bal.set_defaults(handler=_evaluate_balabit)
 
     ex = sub.add_parser("explain", help="saliency heatmap PNG of a scored session")
@@ -90,10 +137,7 @@ def _train(args: argparse.Namespace) -> int:
 
     _check_dir(args.balabit, "--balabit")
     _check_dir(args.sapimouse, "--sapimouse")
-    overrides: dict[str, Any] = {"seed": args.seed}
-    for name in ("image_size", "blocks", "epochs"):
-        if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
+    overrides = _overrides(args)
     if args.weights is not None:
         overrides["weights"] = args.weights
     if args.synthetic:
@@ -126,13 +170,7 @@ def _evaluate_balabit(args: argparse.Namespace) -> int:
     if args.labels is not None and not args.labels.is_file():
         print(f"cursorprint: --labels file {args.labels} does not exist", file=sys.stderr)
         return 2
-    overrides: dict[str, Any] = {"seed": args.seed}
-    for name in ("image_size", "blocks", "epochs"):
-        if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
-    if args.windows_per_user is not None:
-        overrides["max_windows_per_user"] = args.windows_per_user
-    cfg = replace(train.TrainConfig(), **overrides)
+    cfg = replace(train.TrainConfig(), **_overrides(args))
     report = evaluate_balabit(args.data, args.out, labels=args.labels, model_dir=args.model,
                               train_cfg=cfg, sapimouse=args.sapimouse)
     print(json.dumps({k: v for k, v in report.items() if k != "per_user_auc"}, indent=2))

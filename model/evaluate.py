@@ -115,7 +115,8 @@ def evaluate_balabit(data: Path, out: Path, labels: Path | None = None,
         step = 1024
         for i in tqdm(range(0, len(flat), step), desc="embed test windows", unit="chunk",
                       disable=not progress):
-            imgs = rasterize_batch(flat[i:i + step], scorer.image_shape[0], scorer.info.frame)
+            imgs = rasterize_batch(flat[i:i + step], scorer.image_shape[0], scorer.info.frame,
+                                   scorer.info.encoding)
             chunks.append(embed_images(scorer.embedder, imgs))
         emb = np.concatenate(chunks) if chunks else np.zeros((0, 1), np.float32)
         cache.parent.mkdir(parents=True, exist_ok=True)

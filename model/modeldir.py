@@ -2,7 +2,8 @@
 
 Layout::
 
-    model.json              version, backbone config, raster size/frame, window rule, users
+    model.json              version, backbone config, raster size/frame/encoding, window rule,
+                            users
     embedder.weights.h5     the VGG16-derived embedder (Keras weights)
     population.head         the population head (Head.to_bytes)
     heads/<user>.head       per-user heads trained with the model (offline scoring, seeding Redis)
@@ -40,13 +41,22 @@ class ModelInfo:
     backbone: BackboneConfig
     rule: WindowRule
     frame: str = "bbox"
+    encoding: str = "speed"     # raster encoding (cursorprint.model.raster.ENCODINGS)
     users: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "backbone": self.backbone.to_dict(),
                 "image_size": self.backbone.image_size, "window_rule": self.rule.to_dict(),
-                "raster_frame": self.frame, "users": list(self.users), "extra": self.extra}
+                "raster_frame": self.frame, "raster_encoding": self.encoding, "users": list(self.users), "extra": self.extra}
+
+
+def _encoding(value: object) -> str:
+    from cursorprint.model.raster import ENCODINGS
+
+    if value not in ENCODINGS:
+        raise ValueError(f"raster_encoding must be one of {ENCODINGS}, got {value!r}")
+    return str(value)
 
 
 def write_info(model_dir: Path, info: ModelInfo) -> None:
@@ -70,6 +80,7 @@ def read_info(model_dir: Path) -> ModelInfo:
                                                  preprocess=str(bb.get("preprocess", "unit"))),
                          rule=WindowRule.from_dict(d["window_rule"]),
                          frame=str(d.get("raster_frame", "bbox")),
+                         encoding=_encoding(d.get("raster_encoding", "speed")),
                          users=[str(u) for u in d.get("users", [])],
                          extra=dict(d.get("extra", {})))
     except (ValueError, KeyError, TypeError) as exc:

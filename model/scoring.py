@@ -82,7 +82,8 @@ class SessionScorer:
 
     def images(self, traj: Trajectory) -> np.ndarray:
         """``(n_windows, H, W, C)`` float32 rasterized windows (n may be 0)."""
-        return rasterize_batch(self.windows(traj), self.image_shape[0], self.info.frame)
+        return rasterize_batch(self.windows(traj), self.image_shape[0], self.info.frame,
+                               self.info.encoding)
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         """One backbone call for a micro-batch of images (from many sessions)."""
@@ -125,7 +126,8 @@ class SessionScorer:
     def score_session(self, user_key: str, traj: Trajectory) -> SessionScore:
         """Offline path: ``score_embeddings(user_key, embed(images(traj)))`` plus reasons."""
         windows, rule_reasons = win.cut(traj, self.info.rule)
-        imgs = rasterize_batch(windows, self.image_shape[0], self.info.frame)
+        imgs = rasterize_batch(windows, self.image_shape[0], self.info.frame,
+                               self.info.encoding)
         s = self.score_embeddings(user_key, self.embed(imgs))
         return SessionScore(s.score, s.window_scores, s.head_version,
                             [*rule_reasons, *s.reasons])

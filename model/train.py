@@ -57,6 +57,7 @@ class TrainConfig:
     emb_dim: int = 128
     rule: WindowRule = DEFAULT_RULE
     frame: str = "bbox"
+    encoding: str = "speed"             # raster encoding, see cursorprint.model.raster
     weights: str | None = None
     epochs_frozen: int = 1
     epochs: int = 5
@@ -74,6 +75,10 @@ class TrainConfig:
     def backbone(self) -> BackboneConfig:
         return BackboneConfig(self.image_size, self.blocks, self.emb_dim,
                               preprocess="unit" if self.weights is None else "caffe")
+
+    def images(self, windows: Sequence[Trajectory]) -> np.ndarray:
+        """The windows drawn the way this model sees them."""
+        return rasterize_batch(windows, self.image_size, self.frame, self.encoding)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -286,18 +291,18 @@ def train_model(trajs: Sequence[Trajectory], out_dir: Path, cfg: TrainConfig,
         labels.extend(index[u] for u in pre_set.users)
     log.info("pretraining on %d windows (%d users, %d augmented copies)", len(wins),
              len(user_names), cfg.augment_copies)
-    images = rasterize_batch(wins, cfg.image_size, cfg.frame)
+    images = cfg.images(wins)
     embedder, history = pretrain(images, np.asarray(labels), len(user_names), cfg, out_dir)
     embedder.save_weights(str(out_dir / WEIGHTS_FILE))
     _plot_curve(history, out_dir / "training_curve.png")
 
     head_set = collect_windows(trajs, cfg.rule, cfg.head_windows_per_user, rng)
-    emb = embed_images(embedder, rasterize_batch(head_set.windows, cfg.image_size, cfg.frame))
+    emb = embed_images(embedder, cfg.images(head_set.windows))
     heads = fit_user_heads(emb, head_set.users, seed=cfg.seed)
     for user, head in heads.items():
         write_head(out_dir, user, head)
     scripted = _scripted_windows(cfg.rule, 8, 4000, cfg.seed)
-    s_emb = embed_images(embedder, rasterize_batch(scripted, cfg.image_size, cfg.frame))
+    s_emb = embed_images(embedder, cfg.images(scripted))
     pick = rng.choice(len(emb), size=min(len(emb), 4000), replace=False)
     population = fit_population_head(emb[pick], s_emb, seed=cfg.seed)
     (out_dir / POPULATION_FILE).write_bytes(population.to_bytes())
@@ -305,6 +310,7 @@ def train_model(trajs: Sequence[Trajectory], out_dir: Path, cfg: TrainConfig,
     digest = hashlib.sha256((out_dir / WEIGHTS_FILE).read_bytes()).hexdigest()[:10]
     info = ModelInfo(version=f"{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{digest}",
                      backbone=cfg.backbone(), rule=cfg.rule, frame=cfg.frame,
+                     encoding=cfg.encoding,
                      users=sorted(heads),
                      extra={"train": cfg.to_dict(), "history": history,
                             "train_seconds": round(time.time() - t_start, 1),
