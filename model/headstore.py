@@ -2,9 +2,16 @@
 
 Redis layout: hash ``cursorprint:head:<user_key>`` with fields ``head`` (Head.to_bytes),
 ``version`` and ``meta`` (JSON). ``put`` writes the hash and publishes the user key on
-``cursorprint:heads`` (for other listeners); readers re-check the version in Redis once a cached
-entry is older than ``ttl_s``, so an updated head is picked up within ``ttl_s`` seconds, and
-immediately in the process that wrote it.
+``cursorprint:heads``.
+
+Invalidation, two layers: (1) every store listens on that channel (a daemon thread, Redis
+pub/sub) and expires the cached copy of a published user key, so an updated head reaches every
+process within one pub/sub round trip, not ``ttl_s`` (the copy is marked expired, not
+dropped, so it can still be served while Redis is down); (2) pub/sub is fire-and-forget, so a
+message sent while the listener was disconnected is lost: on every (re)subscription all cached
+entries are marked expired, and an expired entry is re-checked against the version in Redis
+(one small ``HGET``) before it is served again. A fetch that raced with an invalidation is
+cached already expired, so it is re-checked next time.
 
 When Redis is unreachable, a cached head is still served (even past its TTL) with a warning and
 the reason code ``head_cache_stale``; ``counters`` (plain ints) and the optional ``on_event``
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,7 +43,7 @@ class HeadStore:
 
     def __init__(self, redis_url: str, ttl_s: float = 60, max_items: int = 1024,
                  on_event: Callable[[str], None] | None = None,
-                 socket_timeout_s: float = 0.5) -> None:
+                 socket_timeout_s: float = 0.5, listen: bool = True) -> None:
         import redis
 
         if ttl_s < 0:
@@ -48,20 +56,76 @@ class HeadStore:
         self.max_items = max_items
         self.on_event = on_event
         self._cache: OrderedDict[str, tuple[float, Head | None, str]] = OrderedDict()
+        self._lock = threading.Lock()       # the cache is shared with the listener thread
+        self._generation = 0                # bumped by every invalidation
         self.counters: dict[str, int] = {"hits": 0, "misses": 0, "loads": 0,
                                          "redis_errors": 0, "stale_served": 0,
-                                         "invalidations": 0}
+                                         "invalidations": 0, "listener_errors": 0}
+        self.subscribed = threading.Event()  # set while the listener is subscribed
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+        if listen:
+            self._listener = threading.Thread(target=self._listen, name="headstore-listener",
+                                              daemon=True)
+            self._listener.start()
+
+    def close(self) -> None:
+        """Stop the listener thread (the store keeps working on TTL and version checks)."""
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.join(timeout=10)
+
+    def _listen(self) -> None:
+        """Invalidate on pub/sub messages; reconnect with back-off while Redis is away."""
+        delay = 0.2
+        while not self._stop.is_set():
+            pubsub = self.redis.pubsub()
+            try:
+                pubsub.subscribe(CHANNEL)
+                while not self._stop.is_set():
+                    msg = pubsub.get_message(timeout=0.2)
+                    if msg is None:
+                        continue
+                    if msg["type"] == "subscribe":    # confirmed: from now on nothing is lost
+                        self._expire_all()            # but messages may have been missed
+                        self.subscribed.set()
+                        delay = 0.2
+                    elif msg["type"] == "message":
+                        data = msg["data"]
+                        self.invalidate(data.decode() if isinstance(data, bytes) else str(data))
+            except Exception as exc:  # noqa: BLE001 - any redis/connection error
+                self.subscribed.clear()
+                self._count("listener_errors")
+                log.debug("head store listener: %s; retrying in %.1f s", exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                self.subscribed.clear()
+                try:
+                    pubsub.close()
+                except Exception:  # noqa: BLE001, S110 - closing a broken connection
+                    pass
+
+    def _expire_all(self) -> None:
+        with self._lock:
+            self._generation += 1
+            for key, (_, head, version) in list(self._cache.items()):
+                self._cache[key] = (float("-inf"), head, version)
 
     def _count(self, name: str) -> None:
         self.counters[name] += 1
         if self.on_event is not None:
             self.on_event(name)
 
-    def _remember(self, user_key: str, head: Head | None, version: str) -> None:
-        self._cache[user_key] = (time.monotonic(), head, version)
-        self._cache.move_to_end(user_key)
-        while len(self._cache) > self.max_items:
-            self._cache.popitem(last=False)
+    def _remember(self, user_key: str, head: Head | None, version: str,
+                  generation: int | None = None) -> None:
+        """Cache an entry; already expired if an invalidation came since ``generation``."""
+        with self._lock:
+            raced = generation is not None and generation != self._generation
+            self._cache[user_key] = (float("-inf") if raced else time.monotonic(), head, version)
+            self._cache.move_to_end(user_key)
+            while len(self._cache) > self.max_items:
+                self._cache.popitem(last=False)
 
     def put(self, user_key: str, head: Head, metadata: dict[str, object] | None = None) -> str:
         """Store ``head`` for ``user_key``; returns its version. Raises on Redis errors."""
@@ -80,8 +144,17 @@ class HeadStore:
         return dict(json.loads(raw)) if raw else {}
 
     def invalidate(self, user_key: str) -> None:
-        """Drop the cached copy (e.g. on a pub/sub message)."""
-        if self._cache.pop(user_key, None) is not None:
+        """Mark the cached copy expired (the listener does on a pub/sub message).
+
+        Expired, not dropped: the next ``get`` re-checks the version in Redis, and while Redis
+        is down the copy can still be served as stale.
+        """
+        with self._lock:
+            self._generation += 1
+            cached = self._cache.get(user_key)
+            if cached is not None:
+                self._cache[user_key] = (float("-inf"), cached[1], cached[2])
+        if cached is not None:
             self._count("invalidations")
 
     def get(self, user_key: str) -> Head | None:
@@ -90,9 +163,13 @@ class HeadStore:
     def get_with_reasons(self, user_key: str) -> tuple[Head | None, list[str]]:
         """The user's head (or None) and reason codes (``head_cache_stale`` when Redis is down)."""
         now = time.monotonic()
-        cached = self._cache.get(user_key)
-        if cached is not None and now - cached[0] < self.ttl_s:
-            self._cache.move_to_end(user_key)
+        with self._lock:
+            cached = self._cache.get(user_key)
+            generation = self._generation
+            fresh = cached is not None and now - cached[0] < self.ttl_s
+            if fresh:
+                self._cache.move_to_end(user_key)
+        if fresh and cached is not None:
             self._count("hits")
             return cached[1], []
         key = KEY_PREFIX + user_key
@@ -101,7 +178,7 @@ class HeadStore:
                 version = self.redis.hget(key, "version")
                 version_s = version.decode() if version is not None else ""
                 if version_s == cached[2]:
-                    self._remember(user_key, cached[1], cached[2])
+                    self._remember(user_key, cached[1], cached[2], generation)
                     self._count("hits")
                     return cached[1], []
             raw = self.redis.hmget(key, ["head", "version"])
@@ -123,5 +200,5 @@ class HeadStore:
             except HeadError as exc:
                 log.error("malformed head in Redis for a user: %s", exc)
                 head = None
-        self._remember(user_key, head, version_s)
+        self._remember(user_key, head, version_s, generation)
         return head, []

@@ -5,14 +5,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import redis
 
-from cursorprint.model.heads import fit_head
+from cursorprint.model.heads import Head, fit_head
 from cursorprint.model.headstore import REASON_HEAD_CACHE_STALE, HeadStore
 from tests.conftest import free_port
 
@@ -53,7 +53,7 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     r.stop()
 
 
-def _head(seed: int):
+def _head(seed: int) -> Head:
     rng = np.random.default_rng(seed)
     return fit_head(rng.normal(0, 1, (40, 8)), rng.normal(1, 1, (40, 8)), seed=seed)
 
@@ -72,8 +72,8 @@ def test_put_get_version_and_metadata(private_redis: PrivateRedis) -> None:
 
 
 def test_update_is_seen_after_ttl_by_version_check(private_redis: PrivateRedis) -> None:
-    reader = HeadStore(private_redis.url, ttl_s=0.2)
-    writer = HeadStore(private_redis.url, ttl_s=60)
+    reader = HeadStore(private_redis.url, ttl_s=0.2, listen=False)   # TTL path only
+    writer = HeadStore(private_redis.url, ttl_s=60, listen=False)
     writer.put("u2", _head(2))
     first = reader.get("u2")
     assert first is not None
@@ -84,6 +84,57 @@ def test_update_is_seen_after_ttl_by_version_check(private_redis: PrivateRedis) 
     assert second is not None and second.version == _head(3).version
     reader.invalidate("u2")
     assert reader.counters["invalidations"] == 1
+
+
+def _wait_for(cond: Callable[[], bool], what: str, deadline_s: float = 60.0) -> None:
+    end = time.monotonic() + deadline_s
+    while not cond():
+        assert time.monotonic() < end, f"timed out after {deadline_s} s waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_update_reaches_another_process_cache_before_the_ttl(
+        private_redis: PrivateRedis) -> None:
+    # The reader trusts its cache for an hour; only the pub/sub notice can refresh it.
+    reader = HeadStore(private_redis.url, ttl_s=3600)
+    writer = HeadStore(private_redis.url, ttl_s=3600, listen=False)
+    try:
+        assert reader.subscribed.wait(60), "listener did not subscribe"
+        writer.put("u5", _head(5))
+        _wait_for(lambda: (h := reader.get("u5")) is not None and h.version == _head(5).version,
+                  "the first head")
+        writer.put("u5", _head(6))
+        _wait_for(lambda: (h := reader.get("u5")) is not None and h.version == _head(6).version,
+                  "the updated head")
+        assert reader.counters["invalidations"] >= 1
+    finally:
+        reader.close()
+
+
+def test_missed_notice_is_caught_by_a_version_check_on_resubscribe(
+        private_redis: PrivateRedis) -> None:
+    reader = HeadStore(private_redis.url, ttl_s=3600)
+    client = redis.Redis.from_url(private_redis.url)
+
+    def write_without_notice(head: Head) -> None:     # as if the PUBLISH had been lost
+        client.hset("cursorprint:head:u6", mapping={"head": head.to_bytes(),
+                                                    "version": head.version})
+
+    try:
+        assert reader.subscribed.wait(60), "listener did not subscribe"
+        write_without_notice(_head(7))
+        first = reader.get("u6")
+        assert first is not None and first.version == _head(7).version
+        new = _head(8)
+        write_without_notice(new)
+        stale = reader.get("u6")                       # trusted: no notice, TTL an hour
+        assert stale is not None and stale.version == _head(7).version
+        # The listener's connection drops; on re-subscribing it expires the cache.
+        client.client_kill_filter(_type="pubsub")
+        _wait_for(lambda: (h := reader.get("u6")) is not None and h.version == new.version,
+                  "the head updated while the notice was lost")
+    finally:
+        reader.close()
 
 
 def test_lru_evicts_oldest(private_redis: PrivateRedis) -> None:
