@@ -45,6 +45,7 @@ from cursorprint.stream.wire import (
 __all__ = ["create_app", "IngestService", "Rejection", "BATCH_PATH", "SERVICE_KEY"]
 
 log = logging.getLogger(__name__)
+READY_PROBE_TIMEOUT_S = 2.0   # /readyz: how long a broker may take to answer metadata
 BATCH_PATH = "/v1/batches"
 STATIC = Path(__file__).resolve().parent / "static"
 COLLECTOR_DIR = Path(__file__).resolve().parent.parent / "collector_js"
@@ -254,9 +255,19 @@ class IngestService:
         return _json(200, {"ok": True})
 
     async def readyz(self, request: web.Request) -> web.Response:
-        if self.producer is None:
+        """Ready only while a broker answers a metadata request now, so a load balancer stops
+        sending batches that could only get 503 (a connected producer says nothing about a
+        broker that died later)."""
+        producer = self.producer
+        if producer is None:
             return _json(503, {"ok": False, "error": "kafka_unavailable",
                                "detail": "producer not connected"})
+        try:
+            async with asyncio.timeout(READY_PROBE_TIMEOUT_S):
+                await producer.client.fetch_all_metadata()
+        except Exception as exc:  # noqa: BLE001 - timeouts and every client error alike
+            return _json(503, {"ok": False, "error": "kafka_unavailable",
+                               "detail": f"no broker answered: {type(exc).__name__}"})
         return _json(200, {"ok": True})
 
     async def demo_page(self, request: web.Request) -> web.Response:

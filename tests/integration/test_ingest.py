@@ -173,3 +173,31 @@ async def test_kafka_unreachable_answers_503_quickly(stack_settings: Settings) -
                 assert r.status == 503
             async with http.get(f"{base}/healthz") as r:
                 assert r.status == 200
+
+
+async def test_readyz_follows_the_broker(stack: Stack, stack_settings: Settings) -> None:
+    """Not ready while the broker is down (even with a connected producer), ready again after."""
+    async def readyz(base: str) -> tuple[int, dict[str, Any]]:
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz") as resp:
+            return resp.status, await resp.json()
+
+    async def wait_for(base: str, status: int) -> dict[str, Any]:
+        deadline = time.monotonic() + 90
+        while True:
+            got, body = await readyz(base)
+            if got == status or time.monotonic() > deadline:
+                assert got == status, body
+                return body
+            await asyncio.sleep(0.5)
+
+    async with running_ingest(stack_settings, **FAST) as base:
+        await wait_for(base, 200)
+        await asyncio.to_thread(stack.stop_kafka)
+        try:
+            body = await wait_for(base, 503)
+            assert body["error"] == "kafka_unavailable" and body["detail"]
+            got, answer, _ = await post(base, wire(sid="sid_readyz_down"))
+            assert (got, answer["error"]) == (503, "kafka_unavailable")
+        finally:
+            await asyncio.to_thread(stack.start_kafka)
+        await wait_for(base, 200)
