@@ -34,7 +34,7 @@ import base64
 import json
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,9 @@ class _State:
         self.model: Any = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self.recent: OrderedDict[str, dict[str, Any]] = OrderedDict()   # sid -> last score
+        # the last scored ``sessions`` records (raw), newest last, for /v1/explain (demo only)
+        self.recent_records: deque[bytes] = deque(maxlen=64)
+        self.session_scorer: Any = None     # the loaded SessionScorer, for explanations
         self.replay_degraded = False     # the replay check's Redis failed on the last try
 
     def remember(self, score: dict[str, Any]) -> None:
@@ -255,6 +258,7 @@ def _add_scorer(app: faust.App, settings: Settings, state: _State, send_dead: An
             m.DEGRADED.labels(dependency="replay_store").set(0)
         scorer = MicroBatchScorer(model, settings.alert_threshold, settings.thresholds(),
                                   replay=replay)
+        state.session_scorer = model
         enroller = Enroller(model, heads, redis.Redis.from_url(settings.redis_url))
         return scorer, enroller
 
@@ -302,6 +306,7 @@ def _add_scorer(app: faust.App, settings: Settings, state: _State, send_dead: An
                 m.INFERENCE_SECONDS.labels(stage="backbone").observe(res.embed_seconds)
                 m.INFERENCE_SECONDS.labels(stage="head").observe(res.head_seconds)
             await publish(res)
+            state.recent_records.extend(raws)
 
     @app.agent(trusted, name="enroll")
     async def enroll(stream: Any) -> None:
@@ -321,6 +326,31 @@ def _add_scorer(app: faust.App, settings: Settings, state: _State, send_dead: An
     @app.task
     async def warm_up() -> None:
         await model_ready()
+
+
+def explanation_png(session_scorer: Any, candidates: list[bytes], sid: str) -> bytes:
+    """The saliency PNG (model/explain.py) of the newest ``sessions`` record of page session
+    ``sid`` among ``candidates`` (newest first), drawn with the worker's own model.
+
+    LookupError when none is that session's; ValueError when it cannot be explained."""
+    import tempfile
+
+    from cursorprint.model.explain import explain_to_png
+
+    rec = None
+    for raw in candidates:
+        try:
+            rec = SessionRecord.from_bytes(raw)
+        except SessionRecordError:
+            continue
+        if rec.session_id == sid:
+            break
+    if rec is None or rec.session_id != sid:
+        raise LookupError(f"no recent record of {sid!r} on this worker")
+    with tempfile.TemporaryDirectory(prefix="cp-explain-") as tmp:
+        out = Path(tmp) / "explain.png"
+        explain_to_png(session_scorer, rec.user, rec.to_trajectory(), out)
+        return out.read_bytes()
 
 
 def replay_detector(settings: Settings) -> ReplayDetector | None:
@@ -384,6 +414,22 @@ def _add_web(app: faust.App, state: _State, settings: Settings) -> None:
             return web.json({"error": "not_scored_yet", "detail": f"no score for {sid!r} "
                              "on this worker yet"}, status=404)
         return web.json(score)
+
+    @app.page("/v1/explain/{sid}")
+    async def session_explanation(web: Any, request: Any, sid: str) -> Any:
+        """A saliency PNG of the latest scored part of a page session (demo page)."""
+        if state.session_scorer is None:
+            return web.json({"error": "not_ready", "detail": "no model loaded here"}, status=503)
+        candidates = [r for r in reversed(state.recent_records) if sid.encode() in r]
+        loop = asyncio.get_running_loop()
+        try:
+            png = await loop.run_in_executor(state.executor, explanation_png,
+                                             state.session_scorer, candidates, sid)
+        except LookupError as exc:
+            return web.json({"error": "not_scored_yet", "detail": str(exc)}, status=404)
+        except ValueError as exc:
+            return web.json({"error": "cannot_explain", "detail": str(exc)}, status=422)
+        return web.bytes(png, content_type="image/png")
 
     @app.page("/demo/cursorprint.min.js")
     async def collector_script(web: Any, request: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -241,9 +242,16 @@ try {
   await page.waitForFunction(
     () => document.getElementById("what").textContent.startsWith("final"), null,
     { timeout: 60000 });
-  console.log(JSON.stringify(await page.evaluate(() => Object.fromEntries(
+  // the explanation of the final score: a PNG that has loaded
+  await page.waitForFunction(() => {
+    const img = document.getElementById("explain");
+    return img.src.includes("final") && img.complete && img.naturalWidth > 0;
+  }, null, { timeout: 90000 });
+  const shown = await page.evaluate(() => Object.fromEntries(
     ["sid", "score", "what", "reasons", "model", "head"].map(
-      (id) => [id, document.getElementById(id).textContent])))));
+      (id) => [id, document.getElementById(id).textContent])));
+  shown.explainWidth = await page.evaluate(() => document.getElementById("explain").naturalWidth);
+  console.log(JSON.stringify(shown));
 } finally { await browser.close(); }
 """
 
@@ -254,7 +262,7 @@ def test_demo_page_shows_the_visitors_own_score_in_chromium(pipeline: Pipeline) 
     collector = Path(__file__).resolve().parents[2] / "collector_js"
     out = subprocess.run(["node", "--input-type=module", "-e", DRIVE_DEMO,
                           f"http://127.0.0.1:{pipeline.web}"], cwd=collector,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr[-3000:]
     shown = json.loads(out.stdout.strip().splitlines()[-1])
     assert shown["what"].startswith("final score (exit)")
@@ -264,6 +272,15 @@ def test_demo_page_shows_the_visitors_own_score_in_chromium(pipeline: Pipeline) 
                                 timeout=5) as r:
         api = json.loads(r.read())
     assert api["part"] == "final" and f"{api['score']:.3f}" == shown["score"].split()[0]
+    assert shown["explainWidth"] > 100
+    with urllib.request.urlopen(f"http://127.0.0.1:{pipeline.web}/v1/explain/{shown['sid']}",
+                                timeout=60) as r:
+        assert r.headers["Content-Type"] == "image/png"
+        assert r.read(8) == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"http://127.0.0.1:{pipeline.web}/v1/explain/never-seen",
+                               timeout=60)
+    assert err.value.code == 404 and json.loads(err.value.read())["error"] == "not_scored_yet"
 
 
 def test_enroll_cli_stores_a_head_and_names_bad_input(pipeline: Pipeline, tmp_path: Path) -> None:
