@@ -59,6 +59,10 @@ def _add_model_options(p: Any) -> None:
                    help="epochs with the VGG16 blocks frozen before fine-tuning")
     p.add_argument("--windows-per-user", type=_positive_int, default=None,
                    help="pretraining windows per user")
+    p.add_argument("--augment-copies", type=_non_negative_int, default=None,
+                   help="augmented copies of each pretraining window (0: real windows only)")
+    p.add_argument("--head-windows-per-user", type=_positive_int, default=None,
+                   help="windows per user embedded to fit the per-user heads")
     p.add_argument("--window-events", type=_window_events, default=None,
                    help="events per window (stride half of it, shortest a quarter)")
     p.add_argument("--frame", choices=("bbox", "screen"), default=None,
@@ -76,7 +80,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     for name, field in (("image_size", "image_size"), ("blocks", "blocks"), ("epochs", "epochs"),
                         ("frozen_epochs", "epochs_frozen"),
                         ("windows_per_user", "max_windows_per_user"), ("frame", "frame"),
-                        ("encoding", "encoding")):
+                        ("encoding", "encoding"), ("augment_copies", "augment_copies"),
+                        ("head_windows_per_user", "head_windows_per_user")):
         if getattr(args, name, None) is not None:
             out[field] = getattr(args, name)
     if args.window_events is not None:
@@ -121,6 +126,8 @@ def register(sub: Any) -> None:
     ex.add_argument("--model", type=Path, default=Path(DEFAULT_OUT), metavar="DIR")
     ex.add_argument("--out", type=Path, required=True, metavar="PNG")
     ex.add_argument("--top", type=_positive_int, default=4, help="windows shown")
+    ex.add_argument("--heatmaps", type=Path, metavar="DIR",
+                    help="also write one image-sized heatmap PNG per shown window here")
     ex.set_defaults(handler=_explain)
 
 
@@ -188,7 +195,7 @@ def _explain(args: argparse.Namespace) -> int:
     try:
         traj = load_session_file(args.session)
         scorer = SessionScorer.load(args.model)
-        summary = explain_to_png(scorer, args.user, traj, args.out, args.top)
+        summary = explain_to_png(scorer, args.user, traj, args.out, args.top, args.heatmaps)
     except (DatasetError, ModelDirError) as exc:
         print(f"cursorprint: {exc}", file=sys.stderr)
         return 2

@@ -107,6 +107,30 @@ def test_explain_writes_a_saliency_png(model_dir: Path, tmp_path: Path) -> None:
     assert 0.0 <= float(summary["score"]) <= 1.0  # type: ignore[arg-type]
 
 
+def test_grad_cam_heatmaps_are_image_sized_pngs_that_highlight_the_strokes(
+        model_dir: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from cursorprint.model.explain import explain_to_png, grad_cam
+
+    scorer = SessionScorer.load(model_dir)
+    size = scorer.image_shape[0]
+    for user, seed in (("synth0", 5), ("synth3", 6)):   # a flagged and a milder session
+        tr = synth_users(1, 1, 700, seed=seed)[0]
+        imgs, cam, scores = grad_cam(scorer, user, tr)
+        assert cam.shape == imgs.shape[:3] and len(scores) == len(imgs)
+        assert np.abs(cam).max() <= 1.0 + 1e-6
+        drawn = imgs.sum(axis=-1) > 0
+        strength = np.abs(cam)
+        assert strength[drawn].mean() > 2 * strength[~drawn].mean(), user
+        summary = explain_to_png(scorer, user, tr, tmp_path / f"{user}.png",
+                                 heatmap_dir=tmp_path / user)
+        assert summary["method"] == "grad-cam" and summary["heatmaps"]
+        for path in summary["heatmaps"]:  # type: ignore[attr-defined]
+            with Image.open(path) as im:
+                assert im.format == "PNG" and im.size == (size, size) and im.mode == "RGB"
+
+
 def test_cli_names_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from cursorprint.stream.cli import main
 
