@@ -21,6 +21,12 @@ fail. The machine is usually shared: run it with ``nice``.
     nice -n 10 python bench/soak.py [--minutes 10] [--rate 50] [--events 60] [--concurrent 50]
         [--warmup 120] [--model DIR] [--extra 'NAME=COMMAND' ...]
 
+Kafka's JVM grows its heap from ``-Xms`` towards ``-Xmx`` under load, which shows as RSS growth
+that is heap sizing, not a leak; the soak prints the heap the JVM has committed and uses
+(``jcmd GC.heap_info``) next to its RSS, and ``--kafka-heap '-Xms768m -Xmx768m
+-XX:+AlwaysPreTouch'`` (the usual production setting, Xms = Xmx) runs the broker with its whole
+heap resident from the start, so its RSS growth is what is left.
+
 The replay check keeps a fingerprint of every session in Redis for ``CURSORPRINT_REPLAY_TTL_S``
 (a week by default); the soak sets ``--replay-ttl`` (default 30 s, a quarter of the default
 warm-up) so what Redis holds is in its steady state when memory is measured: growth beyond that
@@ -115,6 +121,7 @@ class SoakSample:
     rss: dict[str, int]
     errors: dict[str, float]        # "service: series{labels}" -> value
     progress: dict[str, float]      # sessions scored, consumer lag, ...
+    jvm_heap: tuple[int, int] | None = None   # Kafka's committed and used heap, bytes
 
 
 def session_batches(rng: np.random.Generator, token: str, sid: str, events: int,
@@ -205,6 +212,20 @@ def soak_model(path: Path | None) -> Path:
     return out
 
 
+HEAP_RE = re.compile(r"heap\s+total\s+(\d+)K,\s+used\s+(\d+)K")
+
+
+def jvm_heap(pid: int) -> tuple[int, int] | None:
+    """(committed, used) heap of a JVM from ``jcmd PID GC.heap_info`` (None without jcmd)."""
+    try:
+        out = subprocess.run(["jcmd", str(pid), "GC.heap_info"], capture_output=True,
+                             text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = HEAP_RE.search(out)
+    return (int(m.group(1)) * 1024, int(m.group(2)) * 1024) if m else None
+
+
 def sample(t0: float, pids: dict[str, int], metrics_urls: dict[str, str]) -> SoakSample:
     errors: dict[str, float] = {}
     progress: dict[str, float] = {}
@@ -221,7 +242,7 @@ def sample(t0: float, pids: dict[str, int], metrics_urls: dict[str, str]) -> Soa
                                          "cursorprint_open_sessions")).items():
             progress[f"{name}: {k}"] = v
     return SoakSample(time.monotonic() - t0, {n: rss_bytes(p) for n, p in pids.items()},
-                      errors, progress)
+                      errors, progress, jvm_heap(pids["kafka"]))
 
 
 def main() -> int:
@@ -236,6 +257,8 @@ def main() -> int:
     ap.add_argument("--every", type=float, default=60.0, help="seconds between samples")
     ap.add_argument("--replay-ttl", type=float, default=30.0,
                     help="CURSORPRINT_REPLAY_TTL_S of the scorer")
+    ap.add_argument("--kafka-heap", default=None, metavar="OPTS",
+                    help="KAFKA_HEAP_OPTS of the broker (default: the stack's -Xms256m -Xmx768m)")
     ap.add_argument("--model", type=Path, default=None, metavar="DIR",
                     help="model directory (default: a small synthetic one, trained once)")
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=COMMAND",
@@ -269,8 +292,11 @@ def main() -> int:
                              kafka_bootstrap=f"127.0.0.1:{kport}", redis_port=rport,
                              redis_url=f"redis://127.0.0.1:{rport}/0", topic_partitions=4,
                              sites=f"{SITE}={SECRET}={ORIGIN}")
+    if args.kafka_heap is not None:
+        os.environ["KAFKA_HEAP_OPTS"] = args.kafka_heap      # read by Stack.start_kafka
     stack = Stack(settings)
-    print("starting a private stack ...", flush=True)
+    print(f"starting a private stack (KAFKA_HEAP_OPTS: "
+          f"{os.environ.get('KAFKA_HEAP_OPTS', 'the default')}) ...", flush=True)
     stack.up()
     ports = {"ingest": free_port(), "sessionizer": free_port(), "scorer": free_port()}
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURSORPRINT_")}
@@ -328,6 +354,8 @@ def main() -> int:
                     lag = sum(v for k, v in s.progress.items() if "consumer_lag" in k)
                     print(f"  {s.at_s / 60:4.1f} min: RSS "
                           + ", ".join(f"{n} {b / 2**20:.0f} MB" for n, b in s.rss.items())
+                          + (f" (kafka heap {s.jvm_heap[0] / 2**20:.0f} MB committed, "
+                             f"{s.jvm_heap[1] / 2**20:.0f} MB used)" if s.jvm_heap else "")
                           + f"; sessions sent {stats.sessions_finished}, scored {scored:.0f}, "
                           f"consumer lag {lag:.0f}; statuses {dict(stats.statuses)}",
                           flush=True)
@@ -378,6 +406,10 @@ def report(samples: list[SoakSample], drained: SoakSample, stats: LoadStats, ela
         trail = " ".join(f"{s.rss[name] / 2**20:.0f}" for s in samples)
         print(f"  {name:<12}{a / 2**20:8.1f} -> {b / 2**20:8.1f} MB {growth * 100:+6.1f}%  "
               f"alive={alive.get(name, 'n/a')}  [{trail}]")
+    heaps = [s.jvm_heap for s in samples if s.jvm_heap is not None]
+    if heaps:
+        print("  kafka heap committed/used, MB: "
+              + " ".join(f"{c / 2**20:.0f}/{u / 2**20:.0f}" for c, u in heaps))
     moved = {k: last.errors.get(k, 0.0) - first.errors.get(k, 0.0)
              for k in set(first.errors) | set(last.errors)}
     moved = {k: v for k, v in moved.items() if v}
