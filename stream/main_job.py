@@ -110,11 +110,14 @@ def main_job(args: argparse.Namespace) -> int:
               "heads in the head store", flush=True)
         report = replay_sessions(settings, sessions, ingest_url=ingest_url, timeout_s=600)
         print(json.dumps(report.summary(), indent=2), flush=True)
-        print(f"demo: open http://127.0.0.1:{web_c}/demo and move your mouse", flush=True)
+        demo = f"http://127.0.0.1:{web_c}/demo"
         if args.keep:
-            print("running until Ctrl-C", flush=True)
+            print(f"demo: open {demo} and move your mouse; running until Ctrl-C", flush=True)
             while all(p.poll() is None for p in procs):
                 time.sleep(1)
+        else:
+            print(f"demo: `cursorprint run --keep` leaves ingest and the workers running; then "
+                  f"open {demo} and move your mouse", flush=True)
         return 0 if not report.missing and not report.rejected else 1
     except (ReplayError, NotReady) as exc:
         print(f"cursorprint run: {exc}", file=sys.stderr)
