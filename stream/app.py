@@ -467,6 +467,10 @@ def _add_lag_timer(app: faust.App) -> None:
         try:
             per_topic: dict[str, int] = {}
             for tp in consumer.assignment():
+                if tp.topic.endswith("-changelog"):
+                    # this worker WRITES its table's changelog; it reads it only to recover, so
+                    # "lag" there is a stale number, not work waiting (it showed a constant ~15)
+                    continue
                 high = consumer.highwater(tp)
                 read = getattr(consumer, "_read_offset", {}).get(tp)   # last offset processed
                 if high is None:

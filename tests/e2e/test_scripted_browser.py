@@ -48,7 +48,6 @@ def test_scripted_moves_in_chromium_are_flagged_and_human_moves_are_not(
     bot, person = scores[sids["scripted"]], scores[sids["human"]]
     print(f"scripted: {bot['reasons']} ({bot['n_events']} events); "
           f"human: {person['reasons']} ({person['n_events']} events)")
-    assert bot["cause"] == person["cause"] == "exit"
     # positions alone make these two certain: every sample lies on its stroke's line, and
     # every stroke begins with a single-event jump between two clicks
     assert {REASON_STRAIGHT, REASON_TELEPORT} <= set(bot["reasons"]), bot
