@@ -3,9 +3,10 @@
 1. **Backbone pretraining** — multi-user identification (softmax over users) on session windows
    drawn by :mod:`cursorprint.model.raster`, with trajectory augmentations (small rotation,
    time stretch, jitter: habits survive them, pixels change), a freeze-then-unfreeze schedule
-   (first only the embedding and classifier learn on the frozen VGG16 blocks, then everything
-   with a lower learning rate), early stopping on a validation split, checkpoints and a
-   training-curve PNG.
+   when the VGG16 blocks start from pretrained weights (first only the embedding and
+   classifier learn on the frozen blocks, then everything with a lower learning rate; from
+   scratch there is nothing to freeze, so everything learns at that lower rate), early stopping
+   on a validation split, checkpoints and a training-curve PNG.
 2. **User heads** — owner windows vs other users' windows on the frozen embedding,
    class-balanced, Platt-calibrated on held-out windows (:func:`cursorprint.model.heads.fit_head`).
 3. **Population head** — people vs scripted (synthetic, automation-like) movement, for users
@@ -177,8 +178,14 @@ def pretrain(images: np.ndarray, labels: np.ndarray, n_users: int, cfg: TrainCon
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     history: dict[str, list[float]] = {}
     convs = embedder.get_layer(f"vgg16_blocks1_{cfg.blocks}")
-    phases = [("frozen", cfg.epochs_frozen, cfg.lr, False),
-              ("finetune", cfg.epochs, cfg.lr_finetune, True)]
+    if cfg.weights is None:
+        # Random VGG16 blocks have nothing to protect: a frozen phase only trains the dense
+        # layers on random features (it stayed at chance accuracy on Balabit, costing an
+        # epoch); everything learns at once, at the lower rate (1e-3 did worse on Balabit).
+        phases = [("scratch", cfg.epochs, cfg.lr_finetune, True)]
+    else:
+        phases = [("frozen", cfg.epochs_frozen, cfg.lr, False),
+                  ("finetune", cfg.epochs, cfg.lr_finetune, True)]
     for name, epochs, lr, trainable in phases:
         if epochs <= 0:
             continue
