@@ -156,6 +156,14 @@ def _add_sessionizer(app: faust.App, settings: Settings, state: _State, send_dea
     state.ready["sessionizer"] = False
 
     sz = Sessionizer(table, cfg)     # shared by both agents (one event loop)
+    processed: dict[int, int] = {}   # partition -> last pointer-batches offset the agent handled
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # called (app, revoked, signal=)
+    async def forget_processed(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Offsets handled before a rebalance say nothing once the partition comes back."""
+        for tp in (args[0] if args else kwargs.get("revoked", ())):
+            if tp.topic == topics.POINTER_BATCHES:
+                processed.pop(tp.partition, None)
 
     async def apply(out: Outcome) -> None:
         futures = []
@@ -188,15 +196,20 @@ def _add_sessionizer(app: faust.App, settings: Settings, state: _State, send_dea
             except WireError as exc:
                 await send_dead(topics.POINTER_BATCHES, str(exc), event.value or b"",
                                 msg.partition, msg.offset)
-                continue
-            await apply(sz.on_batch(rec, msg.partition, _now_ms()))
+            else:
+                await apply(sz.on_batch(rec, msg.partition, _now_ms()))
+            processed[msg.partition] = msg.offset
 
     async def caught_up(partition: int) -> bool:
         """True when this worker has processed every batch of the partition.
 
-        "Don't know" is False: just after a restart or a rebalance the high-water mark is not
-        fetched yet, and closing a session as idle then would cut it short while its batches
-        still wait in Kafka (later batches would be dropped as late). The next tick asks again.
+        The test is on the offsets the sessionize agent has *handled*, not on Faust's read
+        offset, which runs ahead of the agent by up to a stream buffer of batches. Before this
+        worker handled any batch of the partition, it is caught up only when its start offset
+        (the group's committed offset) is already the end of the partition. "Don't know" is
+        False: just after a restart the high-water mark is not fetched yet, and closing a
+        session as idle then would cut it short while its batches still wait in Kafka. The
+        next tick asks again.
         """
         from faust.types import TP
 
@@ -206,11 +219,16 @@ def _add_sessionizer(app: faust.App, settings: Settings, state: _State, send_dea
             high = consumer.highwater(tp)
             if high is None:
                 return False
+            done = processed.get(partition)
+            if done is not None:
+                return done + 1 >= int(high)
+            # Faust's read offset starts at the committed offset (the next one to read) and
+            # becomes the last delivered offset once batches flow: >= high only if none came
             read = getattr(consumer, "_read_offset", {}).get(tp)
             if read is None:
                 pos = await consumer.position(tp)
                 return pos is not None and pos >= high
-            return int(read) + 1 >= int(high)
+            return int(read) >= int(high)
         except Exception as exc:  # noqa: BLE001 - not readable (e.g. during a rebalance)
             log.debug("lag of %s not readable: %s", tp, exc)
             return False
