@@ -9,12 +9,8 @@ test: run it and report what it prints.
 from __future__ import annotations
 
 import argparse
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +20,12 @@ from cursorprint.model.datasets import read_balabit_session
 from cursorprint.model.synthetic import random_style, scripted_style, synth_session
 from cursorprint.model.trajectory import Trajectory
 from cursorprint.stream.abuse import ReplayDetector, scripted_reasons
+from cursorprint.stream.settings import load_settings
+from cursorprint.stream.stack import Stack, StackError, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> int:
@@ -53,23 +47,17 @@ def main() -> int:
     flagged = sum(bool(scripted_reasons(t)) for t in real)
     print(f"Balabit sessions flagged : {flagged}/{len(real)} (any scripted-movement code)")
 
-    exe = shutil.which("redis-server")
-    if not exe:
-        print("abuse_rates: redis-server is needed for the replay part", file=sys.stderr)
-        return 2
-    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", tmp],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port = free_port()
+        server = Stack(load_settings(environ={}, home=Path(tmp), redis_port=port,
+                                     redis_url=f"redis://127.0.0.1:{port}/0"))
+        try:
+            server.start_redis()           # the project's launcher: waits for PING
+        except StackError as exc:
+            print(f"abuse_rates: the replay part needs redis-server: {exc}", file=sys.stderr)
+            return 2
         try:
             client = redis.Redis(port=port)
-            for _ in range(100):
-                try:
-                    client.ping()
-                    break
-                except redis.ConnectionError:
-                    time.sleep(0.05)
             det = ReplayDetector(client, ttl_s=600)
             sims = [det.check_and_remember(f"s{i}", t, "site").similarity
                     for i, t in enumerate(real)]
@@ -84,8 +72,7 @@ def main() -> int:
             keys = client.dbsize()
             mem = client.info("memory")["used_memory"]
         finally:
-            proc.terminate()
-            proc.wait(10)
+            server.stop_redis()
     print(f"replay similarity among {len(real)} real sessions: max {max(sims):.2f}, "
           f"p99 {np.percentile(sims, 99):.2f}")
     print(f"replays flagged: {hits}/{len(rsims)}, min similarity {min(rsims):.2f}")

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ import aiohttp
 
 from cursorprint.stream.identity import mint_token, user_key
 from cursorprint.stream.settings import Settings, load_settings
-from cursorprint.stream.stack import Stack
+from cursorprint.stream.stack import Stack, free_port
 from cursorprint.stream.topics import POINTER_BATCHES
 from cursorprint.stream.wire import PointerBatchRecord, parse_wire_batch
 
@@ -33,10 +32,6 @@ SECRET = "bench-secret-0123"
 ORIGIN = "https://bench.example"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_batches(n: int, events: int) -> list[bytes]:

@@ -35,7 +35,7 @@ from cursorprint.stream.identity import user_key
 from cursorprint.stream.readiness import wait_ready
 from cursorprint.stream.replay import load_balabit_sessions, to_batches
 from cursorprint.stream.settings import Settings, load_settings
-from cursorprint.stream.stack import Stack
+from cursorprint.stream.stack import Stack, free_port
 from cursorprint.stream.topics import POINTER_BATCHES, SESSION_SCORES
 from cursorprint.stream.wire import PointerBatchRecord, parse_wire_batch
 
@@ -43,11 +43,6 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "datasets" / "balabit"
 
 
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def records(settings: Settings, sessions: list[Any], run: str) -> tuple[list[list[tuple[bytes, bytes]]], int]:

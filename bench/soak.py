@@ -40,7 +40,6 @@ import asyncio
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,7 +57,7 @@ from cursorprint.model.synthetic import random_style, synth_session
 from cursorprint.stream.identity import mint_token
 from cursorprint.stream.replay import publish_model_heads, to_batches
 from cursorprint.stream.settings import load_settings
-from cursorprint.stream.stack import Stack
+from cursorprint.stream.stack import Stack, free_port
 
 __all__ = ["main", "error_counters", "SoakSample"]
 
@@ -71,10 +70,6 @@ SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([0-9.eE+-]+|
 GROWTH_LIMIT = 0.10
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_bytes(pid: int) -> int:

@@ -42,6 +42,13 @@ class ServiceStatus:
     ours: bool
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for private stacks, tests, benchmarks)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def _port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)

@@ -3,29 +3,22 @@ through the same launcher as ``cursorprint stack up`` (never mocked, never skipp
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cursorprint.stream.settings import Settings, load_settings
-from cursorprint.stream.stack import Stack
+from cursorprint.stream.stack import Stack, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings of a private stack: its own ports and home, the shared jar cache."""
-    home = tmp_path_factory.mktemp("stack")
+def private_settings(home: Path) -> Settings:
+    """Settings of a private stack: free ports, its own home, the shared jar cache."""
     kafka_port = free_port()
     redis_port = free_port()
     return load_settings(
@@ -39,6 +32,27 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         redis_url=f"redis://127.0.0.1:{redis_port}/0",
         topic_partitions=2,
     )
+
+
+class PrivateRedis:
+    """A redis-server of a test's own (the project's launcher, append-only file on), for tests
+    that stop and restart Redis without touching the shared stack."""
+
+    def __init__(self, home: Path) -> None:
+        self.stack = Stack(private_settings(home))
+        self.url = self.stack.settings.redis_url
+
+    def start(self) -> None:
+        self.stack.start_redis()
+
+    def stop(self) -> None:
+        self.stack.stop_redis()
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of the shared private stack of this test session."""
+    return private_settings(tmp_path_factory.mktemp("stack"))
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,21 +13,18 @@ from aiohttp import web
 
 from cursorprint.stream.ingest import create_app
 from cursorprint.stream.settings import Settings
+from cursorprint.stream.stack import free_port
 
 __all__ = ["running_ingest", "consume_batches"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @asynccontextmanager
 async def running_ingest(settings: Settings, demo: bool = False, wait_ready: bool = True,
                          **overrides: Any) -> AsyncIterator[str]:
     """Serve ingest with ``overrides`` applied to ``settings``; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     app = create_app(dataclasses.replace(settings, ingest_port=port, **overrides), demo=demo)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

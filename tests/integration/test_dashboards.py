@@ -22,7 +22,7 @@ import pytest
 
 from cursorprint.stream.identity import mint_token
 from cursorprint.stream.settings import Settings
-from cursorprint.stream.stack import Stack
+from cursorprint.stream.stack import Stack, free_port
 from tests.ops.dashboards import load_dashboards, metric_names, panel_queries, to_promql
 from tests.ops.metrics_exporter import declared_metrics
 from tests.ops.prometheus import PrometheusServer, prometheus_server, static_config
@@ -32,10 +32,6 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
@@ -51,7 +47,7 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
 
 @pytest.fixture(scope="module")
 def exporter() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tests.ops.metrics_exporter", str(port)],
                             cwd=REPO)
     try:
@@ -143,7 +139,7 @@ def _post(url: str, body: bytes) -> int:
 def ingest(stack: Stack, stack_settings: Settings,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`cursorprint ingest` as its own process, producing to the stack's real Kafka."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURSORPRINT_")}
     env |= {"CURSORPRINT_HOME": str(tmp_path_factory.mktemp("ingest-home")),
             "CURSORPRINT_KAFKA_BOOTSTRAP": stack_settings.kafka_bootstrap,

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -37,7 +35,7 @@ from cursorprint.stream.identity import mint_token
 from cursorprint.stream.settings import Settings
 from cursorprint.stream.stack import Stack
 from cursorprint.stream.topics import POINTER_BATCHES
-from tests.conftest import free_port
+from tests.conftest import PrivateRedis
 from tests.e2e.ingest_server import running_ingest
 
 pytestmark = pytest.mark.integration
@@ -163,37 +161,6 @@ async def test_broker_restart_under_load_loses_no_accepted_batch(
 # --------------------------------------------------------------------- Redis down for scoring
 
 
-class RestartableRedis:
-    """A private redis-server with an append-only file, so its data survives a restart."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        exe = shutil.which("redis-server")
-        assert exe, "redis-server is required (scripts/install.sh installs it)"
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
-        for _ in range(200):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError("private redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
 def _tiny_scorer(heads: HeadStore) -> tuple[SessionScorer, Any]:
     """An untrained one-block backbone and heads fitted on its embeddings: enough to show the
     fallback path (the point is what happens around the model, not its accuracy)."""
@@ -207,7 +174,7 @@ def _tiny_scorer(heads: HeadStore) -> tuple[SessionScorer, Any]:
 
 
 def test_scoring_survives_redis_outage_and_recovers(tmp_path: Path) -> None:
-    server = RestartableRedis(tmp_path)
+    server = PrivateRedis(tmp_path)
     server.start()
     try:
         store = HeadStore(server.url, ttl_s=0.2, socket_timeout_s=0.3)
@@ -268,7 +235,7 @@ def test_replay_check_degrades_while_redis_is_down_and_recovers(tmp_path: Path) 
                              k=[int(v) for v in traj.kind],
                              b=[int(v) for v in traj.button]).to_bytes()
 
-    server = RestartableRedis(tmp_path)
+    server = PrivateRedis(tmp_path)
     server.start()
     try:
         client = redis.Redis.from_url(server.url, socket_timeout=1.0, socket_connect_timeout=1.0)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,41 +12,15 @@ import redis
 
 from cursorprint.model.heads import Head, fit_head
 from cursorprint.model.headstore import REASON_HEAD_CACHE_STALE, HeadStore
-from tests.conftest import free_port
+from tests.conftest import PrivateRedis
 
 pytestmark = pytest.mark.integration
-
-
-class PrivateRedis:
-    """A redis-server this test starts and stops itself (the shared stack is left alone)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        exe = shutil.which("redis-server")
-        assert exe, "redis-server is required (scripts/install.sh installs it)"
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
 
 
 @pytest.fixture()
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     r = PrivateRedis(tmp_path)
+    r.start()
     yield r
     r.stop()
 

@@ -10,7 +10,6 @@ import pytest
 import redis
 from kafka import KafkaConsumer, KafkaProducer
 
-from cursorprint.stream.settings import Settings
 from cursorprint.stream.stack import Stack, _port_open
 from cursorprint.stream.topics import ALL_TOPICS
 
@@ -89,17 +88,13 @@ def test_redis_round_trip(stack: Stack) -> None:
     assert r.delete(key) == 1
 
 
-def test_up_twice_reuses_and_down_frees_everything(stack_settings: Settings,
-                                                   tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_up_twice_reuses_and_down_frees_everything(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
     """A second stack on other ports: `up` twice keeps the same pids; `down` leaves nothing."""
-    from tests.conftest import free_port
+    from tests.conftest import private_settings
 
-    kport, rport = free_port(), free_port()
-    settings = Settings(**{**stack_settings.__dict__,
-                           "home": tmp_path_factory.mktemp("stack2"),
-                           "kafka_port": kport, "kafka_controller_port": free_port(),
-                           "kafka_bootstrap": f"127.0.0.1:{kport}", "redis_port": rport,
-                           "redis_url": f"redis://127.0.0.1:{rport}/0"})
+    settings = private_settings(tmp_path_factory.mktemp("stack2"))
+    kport, rport = settings.kafka_port, settings.redis_port
     st = Stack(settings)
     st.up()
     first = {s.name: s.pid for s in st.status()}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -18,15 +17,13 @@ from typing import Any
 
 import yaml
 
+from cursorprint.stream.stack import free_port
+
 __all__ = ["PrometheusServer", "prometheus_server", "static_config", "K8S_PROMETHEUS"]
 
 K8S_PROMETHEUS = Path(__file__).resolve().parents[2] / "k8s" / "prometheus"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PrometheusServer:
@@ -72,7 +69,7 @@ def prometheus_server(workdir: Path, targets: dict[str, str], scrape_interval: s
     config = workdir / "prometheus.yml"
     config.write_text(config_text or f"global:\n  scrape_interval: {scrape_interval}\n"
                       f"  evaluation_interval: {scrape_interval}\nscrape_configs:\n{jobs}")
-    port = _free_port()
+    port = free_port()
     log = workdir / "prometheus.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
