@@ -23,9 +23,9 @@ fail. The machine is usually shared: run it with ``nice``.
 
 Kafka's JVM grows its heap from ``-Xms`` towards ``-Xmx`` under load, which shows as RSS growth
 that is heap sizing, not a leak; the soak prints the heap the JVM has committed and uses
-(``jcmd GC.heap_info``) next to its RSS, and ``--kafka-heap '-Xms768m -Xmx768m
--XX:+AlwaysPreTouch'`` (the usual production setting, Xms = Xmx) runs the broker with its whole
-heap resident from the start, so its RSS growth is what is left.
+(``jcmd GC.heap_info``) next to its RSS. The stack's default heap is ``-Xms768m -Xmx768m
+-XX:+AlwaysPreTouch`` (the usual production setting, Xms = Xmx): the whole heap is resident from
+the start, so the broker's RSS growth is what is left; ``--kafka-heap`` runs another setting.
 
 The replay check keeps a fingerprint of every session in Redis for ``CURSORPRINT_REPLAY_TTL_S``
 (a week by default); the soak sets ``--replay-ttl`` (default 30 s, a quarter of the default
@@ -57,7 +57,7 @@ from cursorprint.model.synthetic import random_style, synth_session
 from cursorprint.stream.identity import mint_token
 from cursorprint.stream.replay import publish_model_heads, to_batches
 from cursorprint.stream.settings import load_settings
-from cursorprint.stream.stack import Stack, free_port
+from cursorprint.stream.stack import KAFKA_HEAP_DEFAULT, Stack, free_port
 
 __all__ = ["main", "error_counters", "SoakSample"]
 
@@ -253,7 +253,8 @@ def main() -> int:
     ap.add_argument("--replay-ttl", type=float, default=30.0,
                     help="CURSORPRINT_REPLAY_TTL_S of the scorer")
     ap.add_argument("--kafka-heap", default=None, metavar="OPTS",
-                    help="KAFKA_HEAP_OPTS of the broker (default: the stack's -Xms256m -Xmx768m)")
+                    help="KAFKA_HEAP_OPTS of the broker (default: the stack's "
+                         f"{KAFKA_HEAP_DEFAULT})")
     ap.add_argument("--model", type=Path, default=None, metavar="DIR",
                     help="model directory (default: a small synthetic one, trained once)")
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=COMMAND",

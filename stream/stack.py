@@ -42,6 +42,9 @@ class ServiceStatus:
     ours: bool
 
 
+KAFKA_HEAP_DEFAULT = "-Xms768m -Xmx768m -XX:+AlwaysPreTouch"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now (for private stacks, tests, benchmarks)."""
     with socket.socket() as s:
@@ -216,7 +219,9 @@ class Stack:
         self.ensure_jars()
         cfg = self._kafka_config()
         logf = open(self.kafka_dir / "kafka.log", "ab")
-        heap = os.environ.get("KAFKA_HEAP_OPTS", "-Xms256m -Xmx768m")
+        # a fixed, pre-touched heap (Kafka's own start script also sets -Xms = -Xmx): the broker's
+        # memory is known from the start instead of creeping up as the JVM grows its heap
+        heap = os.environ.get("KAFKA_HEAP_OPTS", KAFKA_HEAP_DEFAULT)
         proc = subprocess.Popen(
             ["java", *heap.split(), "-XX:+UseG1GC", "-Djava.awt.headless=true",
              f"-Dlog4j2.configurationFile={self.kafka_dir / 'log4j2.properties'}",
