@@ -51,9 +51,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Knobs of a training run (stored in model.json under ``extra.train``)."""
+    """Knobs of a training run (stored in model.json under ``extra.train``).
 
-    image_size: int = 64
+    Defaults chosen on Balabit (runs recorded in the README): 32 px pictures beat 64 px at a
+    third of the cost (AUC 0.821 vs 0.802 on the same small run), which buys more real windows
+    and epochs; real windows beat augmented copies; the speed-only bbox encoding beat
+    ``speed_time`` and the screen frame.
+    """
+
+    image_size: int = 32
     blocks: int = 2
     emb_dim: int = 128
     rule: WindowRule = DEFAULT_RULE
@@ -61,14 +67,14 @@ class TrainConfig:
     encoding: str = "speed"             # raster encoding, see cursorprint.model.raster
     weights: str | None = None
     epochs_frozen: int = 1
-    epochs: int = 5
+    epochs: int = 8
     batch_size: int = 64
     lr: float = 1e-3
     lr_finetune: float = 3e-4
     patience: int = 2
     val_fraction: float = 0.15
-    max_windows_per_user: int = 600     # pretraining windows per user
-    augment_copies: int = 1
+    max_windows_per_user: int = 2000    # pretraining windows per user (Balabit has 745-3150)
+    augment_copies: int = 0
     head_windows_per_user: int = 1500   # windows per user embedded for the heads
     seed: int = 0
     progress: bool = True
