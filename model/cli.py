@@ -11,33 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cursorprint.model.argtypes import non_negative_int, positive_int
+
 __all__ = ["register"]
 
 DEFAULT_OUT = ".cursorprint/models/current"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return v
-
-
 def _window_events(text: str) -> int:
-    v = _positive_int(text)
+    v = positive_int(text)
     if v < 8:
         raise argparse.ArgumentTypeError(f"a window needs at least 8 events, got {text!r}")
     return v
@@ -51,17 +33,17 @@ def _add_model_options(p: Any) -> None:
     """Training knobs shared by ``train`` and ``evaluate balabit`` (defaults: TrainConfig)."""
     from cursorprint.model.raster import ENCODINGS
 
-    p.add_argument("--image-size", type=_positive_int, default=None)
-    p.add_argument("--blocks", type=_positive_int, default=None, help="VGG16 blocks kept (1-5)")
-    p.add_argument("--epochs", type=_positive_int, default=None,
+    p.add_argument("--image-size", type=positive_int, default=None)
+    p.add_argument("--blocks", type=positive_int, default=None, help="VGG16 blocks kept (1-5)")
+    p.add_argument("--epochs", type=positive_int, default=None,
                    help="fine-tuning epochs of the backbone pretraining")
-    p.add_argument("--frozen-epochs", type=_non_negative_int, default=None,
+    p.add_argument("--frozen-epochs", type=non_negative_int, default=None,
                    help="epochs with the VGG16 blocks frozen before fine-tuning")
-    p.add_argument("--windows-per-user", type=_positive_int, default=None,
+    p.add_argument("--windows-per-user", type=positive_int, default=None,
                    help="pretraining windows per user")
-    p.add_argument("--augment-copies", type=_non_negative_int, default=None,
+    p.add_argument("--augment-copies", type=non_negative_int, default=None,
                    help="augmented copies of each pretraining window (0: real windows only)")
-    p.add_argument("--head-windows-per-user", type=_positive_int, default=None,
+    p.add_argument("--head-windows-per-user", type=positive_int, default=None,
                    help="windows per user embedded to fit the per-user heads")
     p.add_argument("--window-events", type=_window_events, default=None,
                    help="events per window (stride half of it, shortest a quarter)")
@@ -125,7 +107,7 @@ def register(sub: Any) -> None:
     ex.add_argument("--user", required=True, help="account (head) to score the session against")
     ex.add_argument("--model", type=Path, default=Path(DEFAULT_OUT), metavar="DIR")
     ex.add_argument("--out", type=Path, required=True, metavar="PNG")
-    ex.add_argument("--top", type=_positive_int, default=4, help="windows shown")
+    ex.add_argument("--top", type=positive_int, default=4, help="windows shown")
     ex.add_argument("--heatmaps", type=Path, metavar="DIR",
                     help="also write one image-sized heatmap PNG per shown window here")
     ex.set_defaults(handler=_explain)

@@ -8,17 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cursorprint.model.argtypes import positive_int
+
 __all__ = ["register"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
 
 
 def _speed(text: str) -> float:
@@ -60,7 +52,7 @@ def register(sub: Any) -> None:
                    "and only labelled sessions are replayed")
     b.add_argument("--speed", type=_speed, default=0.0, metavar="xN",
                    help="x1 real time, x10 ten times faster, x0 (default) as fast as possible")
-    b.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    b.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="replay at most N sessions")
     b.add_argument("--ingest", default=None, metavar="URL",
                    help="ingest base URL (default http://CURSORPRINT_INGEST_HOST:PORT)")
@@ -75,7 +67,7 @@ def register(sub: Any) -> None:
                                      "ingest + workers, a Balabit replay with results")
     run.add_argument("--data", type=Path, default=None, metavar="DIR",
                      help="Balabit folder (default ../shared/datasets/balabit)")
-    run.add_argument("--limit", type=_positive_int, default=40, metavar="N")
+    run.add_argument("--limit", type=positive_int, default=40, metavar="N")
     run.add_argument("--keep", action="store_true", help="leave ingest + workers running "
                      "(demo page) until Ctrl-C")
     run.set_defaults(handler=_run)
