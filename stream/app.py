@@ -180,6 +180,8 @@ def _add_sessionizer(app: faust.App, settings: Settings, state: _State, send_dea
         sz.note_writes(out)
         for reason in out.dropped:
             m.BATCHES_DROPPED.labels(reason=reason).inc()
+            if reason == "gap":     # accepted events given up on: worth a line in the log
+                log.warning("sessionizer: gave up waiting for a missing batch (sequence gap)")
         for rec in out.records:
             if rec.part == "final":
                 m.SESSIONS_CLOSED.labels(cause=rec.cause).inc()

@@ -78,7 +78,9 @@ async def test_browser_session_arrives_on_kafka(stack: Stack, stack_settings: Se
     for i, (cx, cy) in zip(downs, (run["left"], run["right"]), strict=True):
         assert abs(ev["x"][i] - cx) <= 1 and abs(ev["y"][i] - cy) <= 1
 
-    # the tail (right click, wheel) came with the exit flush
-    final = records[-1]
-    assert 3 in final.ev["k"], "the wheel event must arrive in the exit flush"
-    assert 1 in final.ev["k"] or 2 in final.ev["k"], "the last clicks must arrive in the exit flush"
+    # the tail: the wheel, 30 ms before navigating away, can only have been sent by the exit
+    # flush (sendBeacon on pagehide / visibilitychange) -- unless the 1 s periodic timer fired
+    # in those 30 ms; where the clicks before it went depends on that timer, so is not asserted
+    assert int(np.sum(ev["k"] == 3)) >= 1, "the wheel event (the tail) must arrive"
+    wheel_batch = next(r for r in records if 3 in r.ev["k"])
+    assert wheel_batch.seq >= len(records) - 2, "the tail must come with the exit flush"
