@@ -49,11 +49,8 @@ def main() -> int:
     values = []
     for i, s in enumerate(sessions):
         tr = wire_trajectory(s.traj)
-        values.append(SessionRecord(
-            session_id=f"bench-{i}", user="0" * 32, site="demo", path="/", screen=tr.screen,
-            part="final", cause="exit", t0=0.0, closed_at=0.0, t=tr.t.tolist(),
-            x=tr.x.tolist(), y=tr.y.tolist(), k=tr.kind.astype(int).tolist(),
-            b=tr.button.astype(int).tolist()).to_bytes())
+        values.append(SessionRecord.from_trajectory(
+            tr, session_id=f"bench-{i}", user="0" * 32, site="demo").to_bytes())
     batches = [values[i:i + args.batch] for i in range(0, len(values), args.batch)]
     images = [np.concatenate([model.images(SessionRecord.from_bytes(v).to_trajectory())
                               for v in b]) for b in batches]

@@ -95,6 +95,17 @@ class SessionRecord:
         traj = _trajectory(obj)   # checks columns and screen
         return SessionRecord(**{**rec.__dict__, "screen": traj.screen})
 
+    @classmethod
+    def from_trajectory(cls, traj: Trajectory, *, session_id: str, user: str, site: str,
+                        path: str = "/", part: str | int = "final", cause: str = "exit",
+                        t0: float = 0.0, closed_at: float = 0.0) -> SessionRecord:
+        """A record carrying ``traj``'s columns as they are (tools, tests, benchmarks)."""
+        return cls(session_id=session_id, user=user, site=site, path=path, screen=traj.screen,
+                   part=part, cause=cause, t0=t0, closed_at=closed_at,
+                   t=[float(v) for v in traj.t], x=[float(v) for v in traj.x],
+                   y=[float(v) for v in traj.y], k=[int(v) for v in traj.kind],
+                   b=[int(v) for v in traj.button])
+
     def to_trajectory(self) -> Trajectory:
         """The events as a :class:`Trajectory` (the same reader offline tools use)."""
         return _trajectory(self.to_dict())

@@ -228,12 +228,8 @@ def test_replay_check_degrades_while_redis_is_down_and_recovers(tmp_path: Path) 
     from cursorprint.stream.session_record import SessionRecord
 
     def value(sid: str, traj: Any) -> bytes:
-        return SessionRecord(session_id=sid, user="b" * 32, site="faults", path="/pay",
-                             screen=traj.screen, part="final", cause="exit", t0=1.0,
-                             closed_at=2.0, t=[float(v) for v in traj.t],
-                             x=[float(v) for v in traj.x], y=[float(v) for v in traj.y],
-                             k=[int(v) for v in traj.kind],
-                             b=[int(v) for v in traj.button]).to_bytes()
+        return SessionRecord.from_trajectory(traj, session_id=sid, user="b" * 32, site="faults",
+                                             path="/pay", t0=1.0, closed_at=2.0).to_bytes()
 
     server = PrivateRedis(tmp_path)
     server.start()

@@ -254,35 +254,24 @@ def test_bad_ttl_is_refused() -> None:
 
 def test_micro_batch_scorer_adds_abuse_reason_codes() -> None:
     from cursorprint.stream.scorer import MicroBatchScorer
-    from cursorprint.stream.session_record import SessionRecord
     from tests.unit.test_scorer import StandInModel
-
-    def value(sid: str, traj: Trajectory) -> bytes:
-        return SessionRecord(session_id=sid, user="a" * 32, site="demo", path="/pay",
-                             screen=traj.screen, part="final", cause="exit", t0=1.0,
-                             closed_at=2.0, t=[float(v) for v in traj.t],
-                             x=[float(v) for v in traj.x], y=[float(v) for v in traj.y],
-                             k=[int(v) for v in traj.kind],
-                             b=[int(v) for v in traj.button]).to_bytes()
 
     human, bot = _humans(1, seed=51)[0], _scripts(1, seed=52)[0]
     mbs = MicroBatchScorer(StandInModel(), threshold=2.0, replay=ReplayDetector(_MemoryRedis()))
-    res = mbs.score_batch([value("human-session-1", human), value("bot-session-01", bot)])
+    res = mbs.score_batch([_record_value("human-session-1", human),
+                           _record_value("bot-session-01", bot)])
     assert [s.session_id for s in res.scores] == ["human-session-1", "bot-session-01"]
     assert not set(res.scores[0].reasons) & {REASON_STRAIGHT, REASON_REPLAYED}
     assert {REASON_STRAIGHT, REASON_CONSTANT_SPEED} <= set(res.scores[1].reasons)
-    again = mbs.score_batch([value("other-session-1", human)])
+    again = mbs.score_batch([_record_value("other-session-1", human)])
     assert REASON_REPLAYED in again.scores[0].reasons
 
 
 def _record_value(sid: str, traj: Trajectory, site: str = "demo") -> bytes:
     from cursorprint.stream.session_record import SessionRecord
 
-    return SessionRecord(session_id=sid, user="a" * 32, site=site, path="/pay",
-                         screen=traj.screen, part="final", cause="exit", t0=1.0, closed_at=2.0,
-                         t=[float(v) for v in traj.t], x=[float(v) for v in traj.x],
-                         y=[float(v) for v in traj.y], k=[int(v) for v in traj.kind],
-                         b=[int(v) for v in traj.button]).to_bytes()
+    return SessionRecord.from_trajectory(traj, session_id=sid, user="a" * 32, site=site,
+                                         path="/pay", t0=1.0, closed_at=2.0).to_bytes()
 
 
 def test_scoring_goes_on_while_the_replay_store_fails() -> None:
