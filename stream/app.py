@@ -79,12 +79,11 @@ class _State:
 
     def __init__(self) -> None:
         self.ready: dict[str, bool] = {}
-        self.model: Any = None
+        self.model: Any = None          # the loaded SessionScorer (explanations use it)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self.recent: OrderedDict[str, dict[str, Any]] = OrderedDict()   # sid -> last score
         # the last scored ``sessions`` records (raw), newest last, for /v1/explain (demo only)
         self.recent_records: deque[bytes] = deque(maxlen=64)
-        self.session_scorer: Any = None     # the loaded SessionScorer, for explanations
         self.replay_degraded = False     # the replay check's Redis failed on the last try
 
     def remember(self, score: dict[str, Any]) -> None:
@@ -278,7 +277,7 @@ def _add_scorer(app: faust.App, settings: Settings, state: _State, send_dead: An
             m.DEGRADED.labels(dependency="replay_store").set(0)
         scorer = MicroBatchScorer(model, settings.alert_threshold, settings.thresholds(),
                                   replay=replay)
-        state.session_scorer = model
+        state.model = model
         enroller = Enroller(model, heads, redis.Redis.from_url(settings.redis_url))
         return scorer, enroller
 
@@ -438,13 +437,13 @@ def _add_web(app: faust.App, state: _State, settings: Settings) -> None:
     @app.page("/v1/explain/{sid}")
     async def session_explanation(web: Any, request: Any, sid: str) -> Any:
         """A saliency PNG of the latest scored part of a page session (demo page)."""
-        if state.session_scorer is None:
+        if state.model is None:
             return web.json({"error": "not_ready", "detail": "no model loaded here"}, status=503)
         candidates = [r for r in reversed(state.recent_records) if sid.encode() in r]
         loop = asyncio.get_running_loop()
         try:
             png = await loop.run_in_executor(state.executor, explanation_png,
-                                             state.session_scorer, candidates, sid)
+                                             state.model, candidates, sid)
         except LookupError as exc:
             return web.json({"error": "not_scored_yet", "detail": str(exc)}, status=404)
         except ValueError as exc:

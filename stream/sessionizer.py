@@ -293,10 +293,8 @@ class Sessionizer:
         out.records.append(self._record(sid, head, t0, cols, "final", cause, now_ms))
         for s in seqs:
             out.writes[_bkey(sid, s)] = DELETE
-        prior = self._get(self.store, out, _hkey(sid)) or {}
         out.writes[_hkey(sid)] = {"closed": True, "closed_at": now_ms, "p": head["p"],
                                   "next": max([head["next"], *(s + 1 for s in seqs)]),
-                                  "cont": prior.get("cont", 0),
                                   "cause": cause, "n": len(cols["t"]),
                                   "duration_s": float(cols["t"][-1] - cols["t"][0]) / 1000.0
                                   if len(cols["t"]) else 0.0}
