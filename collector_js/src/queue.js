@@ -37,7 +37,11 @@ export class SendQueue {
     this.pump();
   }
 
-  /** Remove and return everything still queued (for the exit flush by beacon). */
+  /**
+   * Remove and return everything still queued (for the exit flush by beacon), the batch whose
+   * send is still unanswered included: it may yet fail, and no retry outlives the page, so it is
+   * sent again (at-least-once; the sessionizer drops the copy by sequence number).
+   */
   drain() {
     return this.items.splice(0);
   }
