@@ -194,8 +194,8 @@ class Stack:
             "logger.apache.name = org.apache.kafka\nlogger.apache.level = WARN\n")
         if not (data / "meta.properties").exists():
             cluster = self.kafka_dir / "cluster.id"
-            if not cluster.exists():
-                cluster.write_text(_kafka_cluster_id())
+            if not cluster.exists() or cluster.read_text().startswith("-"):
+                cluster.write_text(_kafka_cluster_id())   # (never formatted: safe to replace)
             proc = subprocess.run(
                 ["java", f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{self.jars}/*",
                  "kafka.tools.StorageTool", "format", "-t", cluster.read_text().strip(),
@@ -379,6 +379,13 @@ class Stack:
 
 
 def _kafka_cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (22 chars)."""
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (22 chars).
+
+    Never starting with "-" (as Kafka's own ``Uuid.randomUuid``): the storage tool's argument
+    parser would take such an id for an option, and 1 in 64 formats failed.
+    """
     import base64
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
