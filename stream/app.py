@@ -45,6 +45,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from cursorprint.stream import metrics as m
 from cursorprint.stream import topics
 from cursorprint.stream.abuse import REASON_REPLAY_UNCHECKED, ReplayDetector
+from cursorprint.stream.kafka_read import read_range
 from cursorprint.stream.scorer import BatchResult, DeadLetter, MicroBatchScorer
 from cursorprint.stream.session_record import SessionRecord, SessionRecordError
 from cursorprint.stream.sessionizer import Outcome, Sessionizer, SessionizerConfig
@@ -164,18 +165,35 @@ def _add_sessionizer(app: faust.App, settings: Settings, state: _State, send_dea
             if tp.topic == topics.POINTER_BATCHES:
                 processed.pop(tp.partition, None)
 
+    async def write_state(writes: dict[str, Any]) -> None:
+        """Apply ``writes`` to the table, each change handed to the Kafka producer before the
+        event is acknowledged.
+
+        ``table[key] = value`` only queues the changelog record in Faust's producer buffer, and
+        the flush Faust runs before committing offsets gives up after 0.1 s without a send
+        (faust/transport/producer.py ``flush_atmost``). On a loaded machine an offset was then
+        committed while its changelog records still sat in that buffer, and a kill -9 lost
+        accepted batches from the restored state. Sending the changelog record directly puts it
+        in the aiokafka producer, whose flush before the commit waits for the broker. (The
+        memory store keeps no persisted changelog offset, so Faust's sent-callback is not needed.)
+        """
+        changelog = table.changelog_topic
+        for key, value in writes.items():
+            if value is None:
+                table.data.pop(key, None)
+            else:
+                table.data[key] = value
+            # a deletion is a tombstone (a null value), as Faust's own ``del table[key]`` sends
+            await changelog.send(key=key, value=value, partition=table.partition_for_key(key),
+                                 value_serializer="raw" if value is None else None)
+
     async def apply(out: Outcome) -> None:
         futures = []
         for rec in out.records:
             futures.append(await sessions.send(key=rec.key, value=rec.to_bytes()))
         for fut in futures:
             await fut          # acknowledged before the state says "closed"
-        for key, value in out.writes.items():
-            if value is None:
-                if key in table:
-                    del table[key]
-            else:
-                table[key] = value
+        await write_state(out.writes)
         sz.note_writes(out)
         for reason in out.dropped:
             m.BATCHES_DROPPED.labels(reason=reason).inc()
@@ -187,19 +205,49 @@ def _add_sessionizer(app: faust.App, settings: Settings, state: _State, send_dea
                 m.SESSION_EVENTS.observe(rec.n_events)
                 m.SESSION_DURATION.observe(rec.t[-1] - rec.t[0] if rec.t else 0.0)
 
+    async def fill_skipped(partition: int, offset: int) -> None:
+        """Read and handle the batches Faust skipped before ``offset``, straight from Kafka.
+
+        Around a rebalance (a worker killed, another joining) Faust's consumer can drop the
+        batches it had fetched but not delivered and count their offsets as a gap it may
+        commit (faust-streaming issues #216, #221): accepted batches then never reached the
+        table (seen in the kill -9 test on a loaded machine). ``pointer-batches`` offsets have
+        no gaps (no transactions, no compaction), so an offset past the next expected one (the
+        last handled + 1, or after an assignment the group's committed offset) is a skip. A
+        seek cannot undo it (Faust drops re-fetched offsets below its read offset), so the
+        skipped range is read with a private consumer and handled here, before ``offset``;
+        any that Faust delivers later after all are dropped as duplicates by sequence number.
+        """
+        from faust.types import TP
+
+        tp = TP(topics.POINTER_BATCHES, partition)
+        done = processed.get(partition)
+        expected = done + 1 if done is not None else \
+            getattr(app.consumer, "_committed_offset", {}).get(tp)
+        if expected is None or offset <= expected:
+            return
+        log.warning("sessionizer: the consumer skipped offsets %d..%d of %s; reading them "
+                    "directly", expected, offset - 1, tp)
+        for rec_offset, value in await read_range(settings, tp.topic, partition, expected,
+                                                  offset):
+            await handle(partition, rec_offset, value)
+
+    async def handle(partition: int, offset: int, value: bytes) -> None:
+        try:
+            rec = PointerBatchRecord.from_bytes(value)
+        except WireError as exc:
+            await send_dead(topics.POINTER_BATCHES, str(exc), value, partition, offset)
+        else:
+            await apply(sz.on_batch(rec, partition, _now_ms()))
+        processed[partition] = offset
+
     @app.agent(batches, name="sessionize")
     async def sessionize(stream: Any) -> None:
         state.ready["sessionizer"] = True
         async for event in stream.events():
             msg = event.message
-            try:
-                rec = PointerBatchRecord.from_bytes(event.value or b"")
-            except WireError as exc:
-                await send_dead(topics.POINTER_BATCHES, str(exc), event.value or b"",
-                                msg.partition, msg.offset)
-            else:
-                await apply(sz.on_batch(rec, msg.partition, _now_ms()))
-            processed[msg.partition] = msg.offset
+            await fill_skipped(msg.partition, msg.offset)
+            await handle(msg.partition, msg.offset, event.value or b"")
 
     async def caught_up(partition: int) -> bool:
         """True when this worker has processed every batch of the partition.
