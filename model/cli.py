@@ -51,6 +51,9 @@ def _add_model_options(p: Any) -> None:
                    help="raster frame: each window's bounding box or the whole screen")
     p.add_argument("--encoding", choices=ENCODINGS, default=None,
                    help="raster encoding: speed colour only, or also time in green")
+    p.add_argument("--motion-features", action=argparse.BooleanOptionalAction, default=None,
+                   help="heads also see each window's motion statistics (default: on, off for "
+                        "the synthetic demo model)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -63,7 +66,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
                         ("frozen_epochs", "epochs_frozen"),
                         ("windows_per_user", "max_windows_per_user"), ("frame", "frame"),
                         ("encoding", "encoding"), ("augment_copies", "augment_copies"),
-                        ("head_windows_per_user", "head_windows_per_user")):
+                        ("head_windows_per_user", "head_windows_per_user"),
+                        ("motion_features", "motion_features")):
         if getattr(args, name, None) is not None:
             out[field] = getattr(args, name)
     if args.window_events is not None:

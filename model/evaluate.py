@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from cursorprint.model import datasets
+from cursorprint.model.motion import motion_features
 from cursorprint.model.raster import rasterize_batch
 from cursorprint.model.windows import cut
 
@@ -122,6 +123,8 @@ def evaluate_balabit(data: Path, out: Path, labels: Path | None = None,
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(cache, emb=emb)
     embed_seconds = time.time() - t_embed
+    if scorer.n_motion:
+        emb = scorer.with_motion(emb, motion_features([w for ws in windows_per for w in ws]))
     bounds = np.r_[0, np.cumsum(counts)]
     rows = []
     for i, tr in enumerate(tests):

@@ -92,7 +92,10 @@ def grad_cam(scorer: SessionScorer, user: str, traj: Trajectory
     if len(imgs) == 0:
         return imgs, np.zeros(imgs.shape[:3], np.float32), np.zeros(0)
     maps_of, embed_of = _cam_parts(scorer.embedder)
-    w = tf.constant((head.w * head.a).astype(np.float32)[:, None])
+    # the picture's share of the logit: the head's weights on the embedding (motion
+    # statistics, when the model has them, do not depend on the pixels)
+    emb_dim = scorer.info.backbone.emb_dim
+    w = tf.constant((head.w[:emb_dim] * head.a).astype(np.float32)[:, None])
     conv = tf.convert_to_tensor(maps_of(tf.constant(imgs)))
     with tf.GradientTape() as tape:
         tape.watch(conv)
@@ -102,7 +105,7 @@ def grad_cam(scorer: SessionScorer, user: str, traj: Trajectory
     size = imgs.shape[1]
     cam = tf.image.resize(cam[..., None], (size, size), method="bilinear").numpy()[..., 0]
     cam /= np.abs(cam).reshape(len(cam), -1).max(axis=1)[:, None, None] + 1e-12
-    logits = head.logits(scorer.embed(imgs))
+    logits = head.logits(scorer.with_motion(scorer.embed(imgs), scorer.motion(traj)))
     return imgs, cam.astype(np.float32), 1.0 / (1.0 + np.exp(-logits))
 
 

@@ -3,7 +3,7 @@
 Layout::
 
     model.json              version, backbone config, raster size/frame/encoding, window rule,
-                            users
+                            whether heads also see motion statistics, users
     embedder.weights.h5     the VGG16-derived embedder (Keras weights)
     population.head         the population head (Head.to_bytes)
     heads/<user>.head       per-user heads trained with the model (offline scoring, seeding Redis)
@@ -42,13 +42,15 @@ class ModelInfo:
     rule: WindowRule
     frame: str = "bbox"
     encoding: str = "speed"     # raster encoding (cursorprint.model.raster.ENCODINGS)
+    motion: bool = False        # heads see [embedding, motion statistics] (cursorprint.model.motion)
     users: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "backbone": self.backbone.to_dict(),
                 "image_size": self.backbone.image_size, "window_rule": self.rule.to_dict(),
-                "raster_frame": self.frame, "raster_encoding": self.encoding, "users": list(self.users), "extra": self.extra}
+                "raster_frame": self.frame, "raster_encoding": self.encoding,
+                "motion_features": self.motion, "users": list(self.users), "extra": self.extra}
 
 
 def _encoding(value: object) -> str:
@@ -81,6 +83,7 @@ def read_info(model_dir: Path) -> ModelInfo:
                          rule=WindowRule.from_dict(d["window_rule"]),
                          frame=str(d.get("raster_frame", "bbox")),
                          encoding=_encoding(d.get("raster_encoding", "speed")),
+                         motion=bool(d.get("motion_features", False)),
                          users=[str(u) for u in d.get("users", [])],
                          extra=dict(d.get("extra", {})))
     except (ValueError, KeyError, TypeError) as exc:

@@ -1,6 +1,8 @@
 """The model API the stream codes against: windows -> images -> embeddings -> head -> score.
 
 ``embed`` is the one backbone call per micro-batch (images of many sessions together);
+``with_motion`` appends each window's motion statistics when the model's heads use them
+(``model.json`` ``motion_features``), giving the window *descriptors* the heads score;
 ``score_embeddings`` picks the user's head (Redis head store, then the model directory's own
 heads) or the population head and aggregates window logits with the ONE window rule.
 """
@@ -24,6 +26,7 @@ from cursorprint.model.modeldir import (
     read_heads,
     read_info,
 )
+from cursorprint.model.motion import N_MOTION, motion_features
 from cursorprint.model.raster import rasterize_batch
 from cursorprint.model.trajectory import Trajectory
 
@@ -53,6 +56,8 @@ class SessionScorer:
         self.model_version: str = info.version
         size = info.backbone.image_size
         self.image_shape: tuple[int, int, int] = (size, size, info.backbone.channels)
+        self.n_motion = N_MOTION if info.motion else 0
+        self.descriptor_dim = info.backbone.emb_dim + self.n_motion
         self.embedder = embedder
         self.population = population
         self.local_heads = local_heads
@@ -97,6 +102,25 @@ class SessionScorer:
             out = self.embedder(images, training=False)
         return np.asarray(out, dtype=np.float32)
 
+    def motion(self, traj: Trajectory) -> np.ndarray:
+        """``(n_windows, n_motion)`` motion statistics of the session's windows (n_motion is 0
+        for a model whose heads see the embedding only)."""
+        windows = self.windows(traj)
+        if not self.n_motion:
+            return np.zeros((len(windows), 0), dtype=np.float32)
+        return motion_features(windows)
+
+    def with_motion(self, emb: np.ndarray, motion: np.ndarray) -> np.ndarray:
+        """Window descriptors: embeddings with the windows' motion statistics appended."""
+        if len(emb) != len(motion) or motion.shape[1:] != (self.n_motion,):
+            raise ValueError(f"{len(emb)} embeddings need ({len(emb)}, {self.n_motion}) motion "
+                             f"statistics, got {motion.shape}")
+        return np.hstack([np.asarray(emb, np.float32), np.asarray(motion, np.float32)])
+
+    def descriptors(self, traj: Trajectory) -> np.ndarray:
+        """What the heads score for one session: ``with_motion(embed(images), motion)``."""
+        return self.with_motion(self.embed(self.images(traj)), self.motion(traj))
+
     def head_for(self, user_key: str) -> tuple[Head | None, list[str]]:
         """The user's head and reason codes from the head store (else the model's own heads)."""
         reasons: list[str] = []
@@ -108,7 +132,7 @@ class SessionScorer:
         return head, reasons
 
     def score_embeddings(self, user_key: str, emb: np.ndarray) -> SessionScore:
-        """Score a session from its window embeddings with the user's (or population) head."""
+        """Score a session from its window descriptors with the user's (or population) head."""
         head, reasons = self.head_for(user_key)
         if head is None:
             head = self.population
@@ -124,10 +148,8 @@ class SessionScorer:
         return SessionScore(win.aggregate(logits), window_scores, version, reasons)
 
     def score_session(self, user_key: str, traj: Trajectory) -> SessionScore:
-        """Offline path: ``score_embeddings(user_key, embed(images(traj)))`` plus reasons."""
-        windows, rule_reasons = win.cut(traj, self.info.rule)
-        imgs = rasterize_batch(windows, self.image_shape[0], self.info.frame,
-                               self.info.encoding)
-        s = self.score_embeddings(user_key, self.embed(imgs))
+        """Offline path: ``score_embeddings(user_key, descriptors(traj))`` plus reasons."""
+        rule_reasons = win.cut(traj, self.info.rule)[1]
+        s = self.score_embeddings(user_key, self.descriptors(traj))
         return SessionScore(s.score, s.window_scores, s.head_version,
                             [*rule_reasons, *s.reasons])

@@ -46,15 +46,22 @@ class Enroller:
         self._negatives: np.ndarray | None = None
 
     def negatives(self) -> np.ndarray:
-        """Embeddings of windows of seeded synthetic people (computed once per model)."""
+        """Descriptors of windows of seeded synthetic people (computed once per model)."""
         if self._negatives is None:
-            trajs = synth_users(6, 2, 3000, seed=self.seed)
-            imgs = np.concatenate([self.model.images(t) for t in trajs])
-            emb = self.model.embed(imgs)
+            emb = self._descriptors(synth_users(6, 2, 3000, seed=self.seed))
             rng = np.random.default_rng(self.seed)
             pick = rng.choice(len(emb), size=min(len(emb), self.max_negatives), replace=False)
             self._negatives = emb[pick]
         return self._negatives
+
+    def _descriptors(self, trajs: list[Trajectory]) -> np.ndarray:
+        """Window descriptors of ``trajs`` with one backbone call."""
+        imgs = [self.model.images(t) for t in trajs]
+        motion = [self.model.motion(t) for t in trajs]
+        emb = self.model.embed(np.concatenate(imgs)) if imgs else np.zeros((0, 0), np.float32)
+        if not len(emb):
+            return np.zeros((0, self.model.descriptor_dim), dtype=np.float32)
+        return self.model.with_motion(emb, np.concatenate(motion))
 
     def _other_users(self, user_key: str, limit: int = 200) -> np.ndarray:
         dim = self.negatives().shape[1]
@@ -71,10 +78,8 @@ class Enroller:
 
     def add_sessions(self, user_key: str, trajs: list[Trajectory]) -> tuple[str | None, int]:
         """Add trusted sessions; returns (new head version or None if too few windows, windows)."""
-        imgs = [self.model.images(t) for t in trajs]
-        imgs = [i for i in imgs if len(i)]
-        if imgs:
-            emb = self.model.embed(np.concatenate(imgs))
+        emb = self._descriptors(trajs)
+        if len(emb):
             key = ENROLL_PREFIX + user_key
             pipe = self.redis.pipeline()
             pipe.rpush(key, *[np.asarray(e, dtype="<f4").tobytes() for e in emb])

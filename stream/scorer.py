@@ -50,7 +50,9 @@ class ModelLike(Protocol):
     info: Any
 
     def images(self, traj: Any) -> np.ndarray: ...
+    def motion(self, traj: Any) -> np.ndarray: ...
     def embed(self, images: np.ndarray) -> np.ndarray: ...
+    def with_motion(self, emb: np.ndarray, motion: np.ndarray) -> np.ndarray: ...
     def score_embeddings(self, user_key: str, emb: np.ndarray) -> Any: ...
 
 
@@ -131,14 +133,14 @@ class MicroBatchScorer:
     def score_batch(self, values: list[bytes], now_ms: float | None = None) -> BatchResult:
         """Score every decodable record of ``values`` with one backbone call."""
         res = BatchResult()
-        ok: list[tuple[SessionRecord, np.ndarray, list[str]]] = []
+        ok: list[tuple[SessionRecord, np.ndarray, np.ndarray, list[str]]] = []
         t_start = time.perf_counter()
         for raw in values:
             try:
                 rec = SessionRecord.from_bytes(raw)
                 traj = rec.to_trajectory()
                 imgs = self.model.images(traj)
-                ok.append((rec, imgs, [*self._rule_reasons(traj),
+                ok.append((rec, imgs, self.model.motion(traj), [*self._rule_reasons(traj),
                                        *self._abuse_reasons(rec, traj, res)]))
             except (SessionRecordError, ValueError) as exc:
                 res.dead.append(DeadLetter(self.source, f"{type(exc).__name__}: {exc}",
@@ -146,7 +148,7 @@ class MicroBatchScorer:
         res.raster_seconds = time.perf_counter() - t_start
         if not ok:
             return res
-        stacked = np.concatenate([imgs for _, imgs, _ in ok]) if ok else np.zeros((0,))
+        stacked = np.concatenate([imgs for _, imgs, _, _ in ok]) if ok else np.zeros((0,))
         res.n_images = int(len(stacked))
         t_embed = time.perf_counter()
         emb = self.model.embed(stacked.reshape((-1, *self.model.image_shape)))
@@ -154,8 +156,8 @@ class MicroBatchScorer:
         t_head = time.perf_counter()
         scored_at = time.time() * 1000.0 if now_ms is None else now_ms
         start = 0
-        for rec, imgs, rule_reasons in ok:
-            part_emb = emb[start:start + len(imgs)]
+        for rec, imgs, motion, rule_reasons in ok:
+            part_emb = self.model.with_motion(emb[start:start + len(imgs)], motion)
             start += len(imgs)
             try:
                 s = self.model.score_embeddings(rec.user, part_emb)

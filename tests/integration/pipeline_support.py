@@ -31,8 +31,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         from cursorprint.model.synthetic import synth_users
         from cursorprint.model.train import SYNTHETIC_CONFIG, train_model
 
+        # motion statistics on, so the stream's scorer and enrollment use that path
         cfg = replace(SYNTHETIC_CONFIG, epochs=1, seed=3, progress=False,
-                      max_windows_per_user=60, head_windows_per_user=60)
+                      max_windows_per_user=60, head_windows_per_user=60, motion_features=True)
         train_model(synth_users(3, 2, 1500, seed=3), out, cfg)
     return out
 

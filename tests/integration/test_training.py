@@ -12,6 +12,7 @@ import pytest
 from cursorprint.model.evaluate import roc_auc
 from cursorprint.model.headstore import HeadStore
 from cursorprint.model.modeldir import read_heads, read_info
+from cursorprint.model.motion import N_MOTION
 from cursorprint.model.scoring import REASON_NO_USER_HEAD, SessionScore, SessionScorer
 from cursorprint.model.synthetic import synth_users
 from cursorprint.model.train import SYNTHETIC_CONFIG, train_model
@@ -26,7 +27,8 @@ N_USERS = 5
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("model")
     trajs = synth_users(N_USERS, 3, 4000, seed=11)
-    cfg = replace(SYNTHETIC_CONFIG, epochs=5, seed=11, progress=False)
+    # the heads also see motion statistics here (the Balabit default), so that path is tested
+    cfg = replace(SYNTHETIC_CONFIG, epochs=5, seed=11, progress=False, motion_features=True)
     train_model(trajs, out, cfg, extra={"synthetic": True})
     return out
 
@@ -35,11 +37,13 @@ def test_model_dir_contents(model_dir: Path) -> None:
     info = read_info(model_dir)
     assert info.users == [f"synth{i}" for i in range(N_USERS)]
     assert info.extra["synthetic"] is True
+    assert info.motion is True
     assert (model_dir / "training_curve.png").stat().st_size > 1000
     assert (model_dir / "embedder.weights.h5").stat().st_size < 5_000_000
     heads = read_heads(model_dir)
     assert set(heads) == set(info.users)
     assert all(len(h.to_bytes()) < 4096 for h in heads.values())
+    assert {h.w.shape[0] for h in heads.values()} == {info.backbone.emb_dim + N_MOTION}
 
 
 def test_heads_beat_chance_on_unseen_sessions(model_dir: Path) -> None:
@@ -49,7 +53,7 @@ def test_heads_beat_chance_on_unseen_sessions(model_dir: Path) -> None:
             if str(t.meta["session"]).endswith(("_3", "_4"))]
     y, s = [], []
     for tr in test:
-        emb = scorer.embed(scorer.images(tr))
+        emb = scorer.descriptors(tr)
         for user in scorer.info.users:
             sc = scorer.score_embeddings(user, emb)
             y.append(int(user != tr.meta["user"]))
@@ -65,8 +69,11 @@ def test_scoring_contract(model_dir: Path) -> None:
     assert imgs.shape[1:] == scorer.image_shape and imgs.dtype == np.float32
     assert len(imgs) == len(scorer.windows(tr))
     emb = scorer.embed(imgs)
+    assert emb.shape == (len(imgs), scorer.info.backbone.emb_dim)
+    desc = scorer.with_motion(emb, scorer.motion(tr))     # what the stream's scorer does
+    assert desc.shape == (len(imgs), scorer.descriptor_dim)
     offline = scorer.score_session("synth0", tr)
-    online = scorer.score_embeddings("synth0", emb)
+    online = scorer.score_embeddings("synth0", desc)
     assert isinstance(offline, SessionScore)
     assert 0.0 <= offline.score <= 1.0 and abs(offline.score - online.score) < 1e-5
     assert len(offline.window_scores) == len(imgs)
@@ -78,6 +85,8 @@ def test_scoring_contract(model_dir: Path) -> None:
     assert REASON_TOO_FEW_EVENTS in short.reasons
     with pytest.raises(ValueError, match="images of shape"):
         scorer.embed(np.zeros((1, 8, 8, 3), np.float32))
+    with pytest.raises(ValueError, match="motion statistics"):
+        scorer.with_motion(emb, np.zeros((len(emb) + 1, scorer.n_motion), np.float32))
 
 
 def test_heads_from_real_redis(model_dir: Path, stack_settings, stack) -> None:  # noqa: ANN001

@@ -38,6 +38,13 @@ class StandInModel:
         self.embed_calls.append(len(images))
         return images.reshape(len(images), -1)[:, :1]
 
+    def motion(self, traj: Any) -> np.ndarray:
+        return np.zeros((len(self.images(traj)), 0), dtype=np.float32)
+
+    def with_motion(self, emb: np.ndarray, motion: np.ndarray) -> np.ndarray:
+        assert len(emb) == len(motion), "motion rows must match the session's windows"
+        return emb
+
     def score_embeddings(self, user_key: str, emb: np.ndarray) -> SessionScore:
         s = float(emb.mean()) / 1000.0
         reasons = [] if user_key.startswith("a") else ["no_user_head"]
