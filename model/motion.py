@@ -4,7 +4,7 @@ The picture shows where the pointer went and how fast; statistics such as the sp
 speeds, acceleration, turning, pauses, the sampling gap, where on the screen the person works
 and click durations are hard to read off a 32 px image. On Balabit, per-user heads on
 [embedding, these statistics] reached a session AUC of 0.944 against 0.901 for the embedding
-alone (the same backbone, the default head regularisation; README). Every value is a plain
+alone on a fixed backbone, and the full evaluation with them 0.9526 (README). Every value is a plain
 number per window; the heads standardise them (``fit_head``), so units do not matter.
 """
 
