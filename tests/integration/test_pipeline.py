@@ -167,6 +167,24 @@ def test_poison_records_go_to_dead_letter_and_agents_go_on(pipeline: Pipeline) -
         assert json.loads(r.read())["ok"] is True
 
 
+def test_sessionizer_changelog_is_compacted_often(pipeline: Pipeline) -> None:
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    from cursorprint.stream.app import CHANGELOG_CONFIGS
+
+    admin = KafkaAdminClient(bootstrap_servers=pipeline.settings.kafka_bootstrap_list)
+    try:
+        topic = next(t for t in admin.list_topics() if t.endswith("sessionizer-state-changelog"))
+        res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        admin.close()
+    found = next(iter(res.values()))[topic]        # {resource type: {name: {key: data}}}
+    configs = {k: (v["value"] if isinstance(v, dict) else v) for k, v in found.items()}
+    assert configs["cleanup.policy"] == "compact"
+    for name, value in CHANGELOG_CONFIGS.items():
+        assert configs[name] == value, (name, configs[name])
+
+
 def test_idle_session_is_closed_by_the_timer(pipeline: Pipeline) -> None:
     import asyncio
 
