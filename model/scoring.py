@@ -87,8 +87,11 @@ class SessionScorer:
 
     def images(self, traj: Trajectory) -> np.ndarray:
         """``(n_windows, H, W, C)`` float32 rasterized windows (n may be 0)."""
-        return rasterize_batch(self.windows(traj), self.image_shape[0], self.info.frame,
-                               self.info.encoding)
+        return self.images_of(self.windows(traj))
+
+    def images_of(self, windows: list[Trajectory]) -> np.ndarray:
+        """Windows (of one or many sessions) drawn the way this model sees them."""
+        return rasterize_batch(windows, self.image_shape[0], self.info.frame, self.info.encoding)
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         """One backbone call for a micro-batch of images (from many sessions)."""
@@ -105,7 +108,10 @@ class SessionScorer:
     def motion(self, traj: Trajectory) -> np.ndarray:
         """``(n_windows, n_motion)`` motion statistics of the session's windows (n_motion is 0
         for a model whose heads see the embedding only)."""
-        windows = self.windows(traj)
+        return self.motion_of(self.windows(traj))
+
+    def motion_of(self, windows: list[Trajectory]) -> np.ndarray:
+        """Motion statistics of windows (of one or many sessions)."""
         if not self.n_motion:
             return np.zeros((len(windows), 0), dtype=np.float32)
         return motion_features(windows)

@@ -49,8 +49,9 @@ class ModelLike(Protocol):
     image_shape: tuple[int, int, int]
     info: Any
 
-    def images(self, traj: Any) -> np.ndarray: ...
-    def motion(self, traj: Any) -> np.ndarray: ...
+    def windows(self, traj: Any) -> list[Any]: ...
+    def images_of(self, windows: list[Any]) -> np.ndarray: ...
+    def motion_of(self, windows: list[Any]) -> np.ndarray: ...
     def embed(self, images: np.ndarray) -> np.ndarray: ...
     def with_motion(self, emb: np.ndarray, motion: np.ndarray) -> np.ndarray: ...
     def score_embeddings(self, user_key: str, emb: np.ndarray) -> Any: ...
@@ -130,25 +131,50 @@ class MicroBatchScorer:
                             f"population:{population.version}",
                             [REASON_HEAD_INCOMPATIBLE, REASON_NO_USER_HEAD])
 
-    def score_batch(self, values: list[bytes], now_ms: float | None = None) -> BatchResult:
-        """Score every decodable record of ``values`` with one backbone call."""
-        res = BatchResult()
-        ok: list[tuple[SessionRecord, np.ndarray, np.ndarray, list[str]]] = []
-        t_start = time.perf_counter()
+    def _prepare(self, values: list[bytes], res: BatchResult
+                 ) -> list[tuple[SessionRecord, np.ndarray, np.ndarray, list[str]]]:
+        """Decode, cut, draw and measure every record: ``(record, images, motion, reasons)``.
+
+        The windows of all sessions are drawn and measured in one call each (per-call
+        overhead matters at this rate); if that fails (a window that cannot be drawn), each
+        session is done on its own so only the bad one goes to the dead letters.
+        """
+        decoded: list[tuple[SessionRecord, list[Any], list[str], bytes]] = []
         for raw in values:
             try:
                 rec = SessionRecord.from_bytes(raw)
                 traj = rec.to_trajectory()
-                imgs = self.model.images(traj)
-                ok.append((rec, imgs, self.model.motion(traj), [*self._rule_reasons(traj),
-                                       *self._abuse_reasons(rec, traj, res)]))
+                decoded.append((rec, self.model.windows(traj), [
+                    *self._rule_reasons(traj), *self._abuse_reasons(rec, traj, res)], raw))
             except (SessionRecordError, ValueError) as exc:
                 res.dead.append(DeadLetter(self.source, f"{type(exc).__name__}: {exc}",
                                            bytes(raw)))
+        try:
+            flat = [w for _, wins, _, _ in decoded for w in wins]
+            images, motion = self.model.images_of(flat), self.model.motion_of(flat)
+        except ValueError:
+            out = []
+            for rec, wins, reasons, raw in decoded:
+                try:
+                    out.append((rec, self.model.images_of(wins), self.model.motion_of(wins),
+                                reasons))
+                except ValueError as exc:
+                    res.dead.append(DeadLetter(self.source, f"{type(exc).__name__}: {exc}",
+                                               bytes(raw)))
+            return out
+        bounds = np.cumsum([0, *(len(wins) for _, wins, _, _ in decoded)])
+        return [(rec, images[a:b], motion[a:b], reasons) for (rec, _, reasons, _), a, b
+                in zip(decoded, bounds[:-1], bounds[1:], strict=True)]
+
+    def score_batch(self, values: list[bytes], now_ms: float | None = None) -> BatchResult:
+        """Score every decodable record of ``values`` with one backbone call."""
+        res = BatchResult()
+        t_start = time.perf_counter()
+        ok = self._prepare(values, res)
         res.raster_seconds = time.perf_counter() - t_start
         if not ok:
             return res
-        stacked = np.concatenate([imgs for _, imgs, _, _ in ok]) if ok else np.zeros((0,))
+        stacked = np.concatenate([imgs for _, imgs, _, _ in ok])
         res.n_images = int(len(stacked))
         t_embed = time.perf_counter()
         emb = self.model.embed(stacked.reshape((-1, *self.model.image_shape)))

@@ -38,8 +38,17 @@ class StandInModel:
         self.embed_calls.append(len(images))
         return images.reshape(len(images), -1)[:, :1]
 
-    def motion(self, traj: Any) -> np.ndarray:
-        return np.zeros((len(self.images(traj)), 0), dtype=np.float32)
+    def windows(self, traj: Any) -> list[Any]:
+        return [traj] * max(1, len(traj) // 100)
+
+    def images_of(self, windows: list[Any]) -> np.ndarray:
+        if any((w.x < 0).any() for w in windows):   # stands for a window the rasterizer refuses
+            raise ValueError("cannot rasterize: negative x")
+        return np.stack([np.full((2, 2, 1), float(np.mean(w.x)), dtype=np.float32)
+                         for w in windows]) if windows else np.zeros((0, 2, 2, 1), np.float32)
+
+    def motion_of(self, windows: list[Any]) -> np.ndarray:
+        return np.zeros((len(windows), 0), dtype=np.float32)
 
     def with_motion(self, emb: np.ndarray, motion: np.ndarray) -> np.ndarray:
         assert len(emb) == len(motion), "motion rows must match the session's windows"
@@ -129,3 +138,13 @@ def test_an_incompatible_head_falls_back_to_the_population_head() -> None:
     assert s.head_version == "population:pop1"
     assert s.reasons == [REASON_HEAD_INCOMPATIBLE, REASON_NO_USER_HEAD]
     assert abs(s.score - 1 / (1 + np.exp(-0.1))) < 1e-6      # sigmoid(0.001 * 100)
+
+
+def test_a_session_that_cannot_be_drawn_is_dead_lettered_alone() -> None:
+    model = StandInModel()
+    mbs = MicroBatchScorer(model, threshold=0.5)
+    bad = record("bad", "a1", -5.0, 200)
+    res = mbs.score_batch([record("s1", "a1", 100.0, 200), bad, record("s3", "a3", 300.0, 300)])
+    assert [s.session_id for s in res.scores] == ["s1", "s3"]
+    assert [d.value for d in res.dead] == [bad] and "negative x" in res.dead[0].error
+    assert model.embed_calls == [2 + 3]           # still one backbone call for the good ones
