@@ -18,8 +18,6 @@ from typing import Any
 import numpy as np
 
 from cursorprint.model import datasets
-from cursorprint.model.motion import motion_features
-from cursorprint.model.raster import rasterize_batch
 from cursorprint.model.windows import cut
 
 __all__ = ["roc_auc", "roc_curve", "eer", "evaluate_balabit"]
@@ -107,24 +105,21 @@ def evaluate_balabit(data: Path, out: Path, labels: Path | None = None,
     cache = Path(cache_dir) / f"balabit_test_emb_{scorer.model_version}.npz"
     windows_per = [cut(tr, scorer.info.rule)[0] for tr in tests]
     counts = np.array([len(w) for w in windows_per])
+    flat = [w for ws in windows_per for w in ws]
     t_embed = time.time()
     if cache.is_file():
         emb = np.load(cache)["emb"]
     else:
         chunks = []
-        flat = [w for ws in windows_per for w in ws]
         step = 1024
         for i in tqdm(range(0, len(flat), step), desc="embed test windows", unit="chunk",
                       disable=not progress):
-            imgs = rasterize_batch(flat[i:i + step], scorer.image_shape[0], scorer.info.frame,
-                                   scorer.info.encoding)
-            chunks.append(embed_images(scorer.embedder, imgs))
+            chunks.append(embed_images(scorer.embedder, scorer.images_of(flat[i:i + step])))
         emb = np.concatenate(chunks) if chunks else np.zeros((0, 1), np.float32)
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(cache, emb=emb)
     embed_seconds = time.time() - t_embed
-    if scorer.n_motion:
-        emb = scorer.with_motion(emb, motion_features([w for ws in windows_per for w in ws]))
+    emb = scorer.with_motion(emb, scorer.motion_of(flat))
     bounds = np.r_[0, np.cumsum(counts)]
     rows = []
     for i, tr in enumerate(tests):

@@ -86,7 +86,8 @@ def grad_cam(scorer: SessionScorer, user: str, traj: Trajectory
     """(images, signed maps in [-1, 1] of the images' size, window scores) per window."""
     import tensorflow as tf
 
-    imgs = scorer.images(traj)
+    windows = scorer.windows(traj)
+    imgs = scorer.images_of(windows)
     head, _ = scorer.head_for(user)
     head = head or scorer.population
     if len(imgs) == 0:
@@ -105,7 +106,7 @@ def grad_cam(scorer: SessionScorer, user: str, traj: Trajectory
     size = imgs.shape[1]
     cam = tf.image.resize(cam[..., None], (size, size), method="bilinear").numpy()[..., 0]
     cam /= np.abs(cam).reshape(len(cam), -1).max(axis=1)[:, None, None] + 1e-12
-    logits = head.logits(scorer.with_motion(scorer.embed(imgs), scorer.motion(traj)))
+    logits = head.logits(scorer.with_motion(scorer.embed(imgs), scorer.motion_of(windows)))
     return imgs, cam.astype(np.float32), 1.0 / (1.0 + np.exp(-logits))
 
 

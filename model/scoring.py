@@ -124,8 +124,12 @@ class SessionScorer:
         return np.hstack([np.asarray(emb, np.float32), np.asarray(motion, np.float32)])
 
     def descriptors(self, traj: Trajectory) -> np.ndarray:
-        """What the heads score for one session: ``with_motion(embed(images), motion)``."""
-        return self.with_motion(self.embed(self.images(traj)), self.motion(traj))
+        """What the heads score for one session: the descriptors of its windows."""
+        return self.descriptors_of(self.windows(traj))
+
+    def descriptors_of(self, windows: list[Trajectory]) -> np.ndarray:
+        """Descriptors of windows (of one or many sessions), with one backbone call."""
+        return self.with_motion(self.embed(self.images_of(windows)), self.motion_of(windows))
 
     def head_for(self, user_key: str) -> tuple[Head | None, list[str]]:
         """The user's head and reason codes from the head store (else the model's own heads)."""
@@ -155,7 +159,7 @@ class SessionScorer:
 
     def score_session(self, user_key: str, traj: Trajectory) -> SessionScore:
         """Offline path: ``score_embeddings(user_key, descriptors(traj))`` plus reasons."""
-        rule_reasons = win.cut(traj, self.info.rule)[1]
-        s = self.score_embeddings(user_key, self.descriptors(traj))
+        windows, rule_reasons = win.cut(traj, self.info.rule)
+        s = self.score_embeddings(user_key, self.descriptors_of(windows))
         return SessionScore(s.score, s.window_scores, s.head_version,
                             [*rule_reasons, *s.reasons])

@@ -56,12 +56,7 @@ class Enroller:
 
     def _descriptors(self, trajs: list[Trajectory]) -> np.ndarray:
         """Window descriptors of ``trajs`` with one backbone call."""
-        imgs = [self.model.images(t) for t in trajs]
-        motion = [self.model.motion(t) for t in trajs]
-        emb = self.model.embed(np.concatenate(imgs)) if imgs else np.zeros((0, 0), np.float32)
-        if not len(emb):
-            return np.zeros((0, self.model.descriptor_dim), dtype=np.float32)
-        return self.model.with_motion(emb, np.concatenate(motion))
+        return self.model.descriptors_of([w for t in trajs for w in self.model.windows(t)])
 
     def _other_users(self, user_key: str, limit: int = 200) -> np.ndarray:
         dim = self.negatives().shape[1]

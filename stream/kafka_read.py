@@ -18,9 +18,8 @@ async def read_range(settings: Settings, topic: str, partition: int, start: int,
                      timeout_s: float = 30.0) -> list[tuple[int, bytes]]:
     """``(offset, value)`` of the records with ``start <= offset < stop``, in offset order.
 
-    Raises ``TimeoutError`` when the range is not read within ``timeout_s`` (broker down):
-    the caller's worker then fails and restarts from its committed offset instead of going
-    on without the records.
+    Raises ``TimeoutError`` when the range is not read within ``timeout_s`` (broker down),
+    so the caller does not go on as if the records had been handled.
     """
     tp = TopicPartition(topic, partition)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_list,

@@ -132,8 +132,9 @@ class MicroBatchScorer:
                             [REASON_HEAD_INCOMPATIBLE, REASON_NO_USER_HEAD])
 
     def _prepare(self, values: list[bytes], res: BatchResult
-                 ) -> list[tuple[SessionRecord, np.ndarray, np.ndarray, list[str]]]:
-        """Decode, cut, draw and measure every record: ``(record, images, motion, reasons)``.
+                 ) -> tuple[list[tuple[SessionRecord, int, list[str]]], np.ndarray, np.ndarray]:
+        """Decode, cut, draw and measure every record: ``([(record, n_windows, reasons)],
+        images, motion)``, the windows of all kept sessions in order.
 
         The windows of all sessions are drawn and measured in one call each (per-call
         overhead matters at this rate); if that fails (a window that cannot be drawn), each
@@ -151,30 +152,32 @@ class MicroBatchScorer:
                                            bytes(raw)))
         try:
             flat = [w for _, wins, _, _ in decoded for w in wins]
-            images, motion = self.model.images_of(flat), self.model.motion_of(flat)
+            return ([(rec, len(wins), reasons) for rec, wins, reasons, _ in decoded],
+                    self.model.images_of(flat), self.model.motion_of(flat))
         except ValueError:
-            out = []
-            for rec, wins, reasons, raw in decoded:
-                try:
-                    out.append((rec, self.model.images_of(wins), self.model.motion_of(wins),
-                                reasons))
-                except ValueError as exc:
-                    res.dead.append(DeadLetter(self.source, f"{type(exc).__name__}: {exc}",
-                                               bytes(raw)))
-            return out
-        bounds = np.cumsum([0, *(len(wins) for _, wins, _, _ in decoded)])
-        return [(rec, images[a:b], motion[a:b], reasons) for (rec, _, reasons, _), a, b
-                in zip(decoded, bounds[:-1], bounds[1:], strict=True)]
+            pass
+        kept: list[tuple[SessionRecord, int, list[str]]] = []
+        images, motion = [self.model.images_of([])], [self.model.motion_of([])]
+        for rec, wins, reasons, raw in decoded:
+            try:
+                imgs, mot = self.model.images_of(wins), self.model.motion_of(wins)
+            except ValueError as exc:
+                res.dead.append(DeadLetter(self.source, f"{type(exc).__name__}: {exc}",
+                                           bytes(raw)))
+                continue
+            images.append(imgs)
+            motion.append(mot)
+            kept.append((rec, len(wins), reasons))
+        return kept, np.concatenate(images), np.concatenate(motion)
 
     def score_batch(self, values: list[bytes], now_ms: float | None = None) -> BatchResult:
         """Score every decodable record of ``values`` with one backbone call."""
         res = BatchResult()
         t_start = time.perf_counter()
-        ok = self._prepare(values, res)
+        ok, stacked, motion = self._prepare(values, res)
         res.raster_seconds = time.perf_counter() - t_start
         if not ok:
             return res
-        stacked = np.concatenate([imgs for _, imgs, _, _ in ok])
         res.n_images = int(len(stacked))
         t_embed = time.perf_counter()
         emb = self.model.embed(stacked.reshape((-1, *self.model.image_shape)))
@@ -182,9 +185,10 @@ class MicroBatchScorer:
         t_head = time.perf_counter()
         scored_at = time.time() * 1000.0 if now_ms is None else now_ms
         start = 0
-        for rec, imgs, motion, rule_reasons in ok:
-            part_emb = self.model.with_motion(emb[start:start + len(imgs)], motion)
-            start += len(imgs)
+        for rec, n_windows, rule_reasons in ok:
+            stop = start + n_windows
+            part_emb = self.model.with_motion(emb[start:stop], motion[start:stop])
+            start = stop
             try:
                 s = self.model.score_embeddings(rec.user, part_emb)
             except ValueError as exc:   # e.g. a stored head of another model's embedding size
