@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` (the main job) and `make test` (every check).
-PY ?= python3
+PY ?= .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
 .PHONY: install run test lint typecheck pytest stack-up stack-down clean

@@ -1,4 +1,4 @@
-"""Flag rates of stream/abuse.py: synthetic people vs scripts, real Balabit sessions, replays.
+"""Flag rates of stream/score/abuse.py: synthetic people vs scripts, real Balabit sessions, replays.
 
 Starts a private redis-server (free port, no persistence) for the replay part. Not a pass/fail
 test: run it and report what it prints.
@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from cursorprint.model.datasets import read_balabit_session
-from cursorprint.model.synthetic import random_style, scripted_style, synth_session
-from cursorprint.model.trajectory import Trajectory
-from cursorprint.stream.abuse import ReplayDetector, scripted_reasons
+from cursorprint.model.data.datasets import read_balabit_session
+from cursorprint.model.data.synthetic import random_style, scripted_style, synth_session
+from cursorprint.model.data.trajectory import Trajectory
+from cursorprint.stream.devtools.stack import Stack, StackError, free_port
+from cursorprint.stream.score.abuse import ReplayDetector, scripted_reasons
 from cursorprint.stream.settings import load_settings
-from cursorprint.stream.stack import Stack, StackError, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 

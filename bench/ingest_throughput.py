@@ -21,11 +21,11 @@ from pathlib import Path
 
 import aiohttp
 
-from cursorprint.stream.identity import mint_token, user_key
+from cursorprint.stream.devtools.stack import Stack, free_port
+from cursorprint.stream.ingest.identity import mint_token, user_key
+from cursorprint.stream.records.topics import POINTER_BATCHES
+from cursorprint.stream.records.wire import PointerBatchRecord, parse_wire_batch
 from cursorprint.stream.settings import Settings, load_settings
-from cursorprint.stream.stack import Stack, free_port
-from cursorprint.stream.topics import POINTER_BATCHES
-from cursorprint.stream.wire import PointerBatchRecord, parse_wire_batch
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-0123"

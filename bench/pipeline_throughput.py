@@ -31,13 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from cursorprint.stream.identity import user_key
-from cursorprint.stream.readiness import wait_ready
-from cursorprint.stream.replay import load_balabit_sessions, to_batches
+from cursorprint.stream.devtools.playback import load_balabit_sessions, to_batches
+from cursorprint.stream.devtools.readiness import wait_ready
+from cursorprint.stream.devtools.stack import Stack, free_port
+from cursorprint.stream.ingest.identity import user_key
+from cursorprint.stream.records.topics import POINTER_BATCHES, SESSION_SCORES
+from cursorprint.stream.records.wire import PointerBatchRecord, parse_wire_batch
 from cursorprint.stream.settings import Settings, load_settings
-from cursorprint.stream.stack import Stack, free_port
-from cursorprint.stream.topics import POINTER_BATCHES, SESSION_SCORES
-from cursorprint.stream.wire import PointerBatchRecord, parse_wire_batch
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "datasets" / "balabit"
@@ -163,8 +163,8 @@ def main() -> int:
         stack.up()
     model = Path(settings.model_dir)
     if not (model / "model.json").is_file():
-        from cursorprint.model.synthetic import synth_users
-        from cursorprint.model.train import SYNTHETIC_CONFIG, train_model
+        from cursorprint.model.data.synthetic import synth_users
+        from cursorprint.model.training.train import SYNTHETIC_CONFIG, train_model
         model = Path(tmp.name) / "model"
         print("training a tiny synthetic model ...", flush=True)
         train_model(synth_users(3, 2, 1500, seed=3), model,

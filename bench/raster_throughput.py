@@ -20,21 +20,21 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from cursorprint.model.raster import (  # noqa: E402
+from cursorprint.model.data.synthetic import synth_users  # noqa: E402
+from cursorprint.model.data.trajectory import (  # noqa: E402
+    BUTTON_LEFT,
+    BUTTON_RIGHT,
+    KIND_DOWN,
+    Trajectory,
+)
+from cursorprint.model.features.raster import (  # noqa: E402
     LEFT_COLOUR,
     RIGHT_COLOUR,
     V0,
     VMAX,
     rasterize_batch,
 )
-from cursorprint.model.synthetic import synth_users  # noqa: E402
-from cursorprint.model.trajectory import (  # noqa: E402
-    BUTTON_LEFT,
-    BUTTON_RIGHT,
-    KIND_DOWN,
-    Trajectory,
-)
-from cursorprint.model.windows import cut  # noqa: E402
+from cursorprint.model.features.windows import cut  # noqa: E402
 
 
 def naive_pillow(windows: list[Trajectory], size: int) -> np.ndarray:

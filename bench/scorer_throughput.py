@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cursorprint.model.scoring import SessionScorer
-from cursorprint.stream.replay import load_balabit_sessions, wire_trajectory
-from cursorprint.stream.scorer import MicroBatchScorer
-from cursorprint.stream.session_record import SessionRecord
+from cursorprint.model.serving.scoring import SessionScorer
+from cursorprint.stream.devtools.playback import load_balabit_sessions, wire_trajectory
+from cursorprint.stream.records.session import SessionRecord
+from cursorprint.stream.score.microbatch import MicroBatchScorer
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "datasets" / "balabit"
@@ -38,8 +38,8 @@ def main() -> int:
     tmp = tempfile.TemporaryDirectory(prefix="cp-bench-")
     model_dir = args.model
     if not (model_dir / "model.json").is_file():
-        from cursorprint.model.synthetic import synth_users
-        from cursorprint.model.train import SYNTHETIC_CONFIG, train_model
+        from cursorprint.model.data.synthetic import synth_users
+        from cursorprint.model.training.train import SYNTHETIC_CONFIG, train_model
         model_dir = Path(tmp.name) / "model"
         print(f"no model in {args.model}: training a tiny synthetic one", flush=True)
         train_model(synth_users(3, 2, 1500, seed=3), model_dir,

@@ -53,11 +53,11 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
-from cursorprint.model.synthetic import random_style, synth_session
-from cursorprint.stream.identity import mint_token
-from cursorprint.stream.replay import publish_model_heads, to_batches
+from cursorprint.model.data.synthetic import random_style, synth_session
+from cursorprint.stream.devtools.playback import publish_model_heads, to_batches
+from cursorprint.stream.devtools.stack import KAFKA_HEAP_DEFAULT, Stack, free_port
+from cursorprint.stream.ingest.identity import mint_token
 from cursorprint.stream.settings import load_settings
-from cursorprint.stream.stack import KAFKA_HEAP_DEFAULT, Stack, free_port
 
 __all__ = ["main", "error_counters", "SoakSample"]
 
@@ -200,7 +200,7 @@ def soak_model(path: Path | None) -> Path:
         return path
     out = REPO / ".cursorprint" / "soak-model"
     if not (out / "model.json").is_file():
-        from cursorprint.model.train import train_synthetic
+        from cursorprint.model.training.train import train_synthetic
 
         print(f"training a small synthetic model into {out} (once) ...", flush=True)
         train_synthetic(out, n_users=4, sessions=2, events=3000, seed=7, progress=False)
@@ -324,7 +324,7 @@ def main() -> int:
         for name, url in urls.items():
             wait_ready(f"{url}/readyz", name, procs[name])
         heads = publish_model_heads(settings, model, SITE)
-        from cursorprint.model.modeldir import read_heads
+        from cursorprint.model.nets.modeldir import read_heads
         users = [*read_heads(model), *(f"soak-user-{u}" for u in range(args.users))]
         tokens = [mint_token(SITE, u, SECRET, ttl_s=args.minutes * 60 + 3600) for u in users]
         pids = {name: p.pid for name, p in procs.items()}

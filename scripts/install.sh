@@ -23,11 +23,23 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/
   systemctl stop prometheus || true
 fi
 
-PY=${PYTHON:-python3}
-stamp=.cursorprint/.pip-installed
-mkdir -p .cursorprint
+# One virtual environment per checkout (.venv): a system python that is externally managed
+# (PEP 668, stock Debian) refuses pip, and a shared interpreter would mix two clones' installs.
+BASE_PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  if ! "$BASE_PY" -c "import ensurepip, venv" 2>/dev/null; then
+    echo "install: apt-get install python3-venv"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  fi
+  echo "install: $BASE_PY -m venv .venv"
+  "$BASE_PY" -m venv .venv
+fi
+PY=.venv/bin/python
+stamp=.venv/.cursorprint-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "install: pip install -e .[dev]"
+  echo "install: pip install -e .[dev] into .venv"
   "$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
   touch "$stamp"
 fi
@@ -58,5 +70,5 @@ if [ ! -x .cursorprint/bin/kustomize ]; then
   GOTOOLCHAIN=auto GOBIN="$PWD/.cursorprint/bin" "$GO" install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi
 
-"$PY" -c "from cursorprint.stream.settings import load_settings; from cursorprint.stream.stack import Stack; Stack(load_settings()).ensure_jars()"
+"$PY" -c "from cursorprint.stream.settings import load_settings; from cursorprint.stream.devtools.stack import Stack; Stack(load_settings()).ensure_jars()"
 echo "install: done"

@@ -4,15 +4,14 @@ names that stream/metrics.py declares."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 
-from tests.ops.dashboards import load_dashboards, metric_names, panel_queries, to_promql
-from tests.ops.grafana_names import exposed_names
-from tests.ops.metrics_exporter import declared_metrics
+from tests.support.dashboards import load_dashboards, metric_names, panel_queries, to_promql
+from tests.support.grafana_names import exposed_names
+from tests.support.metrics_exporter import declared_metrics
+from tests.support.paths import REPO
 
-GRAFANA = Path(__file__).resolve().parents[2] / "grafana"
+GRAFANA = REPO / "grafana"
 DS_UID = "cursorprint-prometheus"
 DS_REF = {"type": "prometheus", "uid": "${datasource}"}
 DASHBOARDS = load_dashboards()

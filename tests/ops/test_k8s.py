@@ -1,6 +1,6 @@
 """Every kustomize overlay builds, every rendered resource validates (core kinds strictly against
 the Kubernetes schemas, Strimzi/KEDA against k8s/schemas/), and the manifests keep their
-promises: topics as in stream/topics.py, settings that stream/settings.py accepts, the restricted
+promises: topics as in stream/records/topics.py, settings that stream/settings/ accepts, the restricted
 pod security profile, probes, PDBs, network policies, autoscaling, a GPU scorer in prod, and
 Grafana ConfigMaps equal to the files in grafana/."""
 
@@ -15,9 +15,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from cursorprint.stream.records.topics import ALL_TOPICS, FRAUD_ALERTS, POINTER_BATCHES, SESSIONS
 from cursorprint.stream.settings import load_settings
-from cursorprint.stream.topics import ALL_TOPICS, FRAUD_ALERTS, POINTER_BATCHES, SESSIONS
-from tests.ops.k8s import OVERLAYS, REPO, build, crd_schemas, validate
+from tests.support.k8s import OVERLAYS, REPO, build, crd_schemas, validate
 
 Doc = dict[str, Any]
 WORKLOADS = ("Deployment", "StatefulSet")

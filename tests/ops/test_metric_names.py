@@ -11,7 +11,7 @@ from pathlib import Path
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
 from cursorprint.stream import metrics
-from tests.ops.metrics_exporter import declared_metrics
+from tests.support.metrics_exporter import declared_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 METRICS_PY = REPO / "stream" / "metrics.py"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import yaml
 
-from tests.ops.dashboards import metric_names
-from tests.ops.grafana_names import exposed_names
-from tests.ops.k8s import K8S, build
-from tests.ops.prometheus import static_config
+from tests.support.dashboards import metric_names
+from tests.support.grafana_names import exposed_names
+from tests.support.k8s import K8S, build
+from tests.support.prometheus import static_config
 
 PROM = K8S / "prometheus"
 

@@ -9,7 +9,7 @@ import pytest
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
-from tests.ops.k8s import OVERLAYS, REPO, _build
+from tests.support.k8s import OVERLAYS, REPO, _build
 
 CONFIG = YamlLintConfig(file=str(REPO / ".yamllint"))
 

@@ -1,0 +1,5 @@
+import sys
+
+from cursorprint.stream.cli.root import main
+
+sys.exit(main())

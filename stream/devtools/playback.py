@@ -1,0 +1,312 @@
+"""Replay recorded sessions through the real path: ingest HTTP -> Kafka -> agents -> scores.
+
+Each Balabit test session becomes the wire batches the browser collector would send: one batch
+per second of recording (the collector's flush timer) or per ``max_batch_events`` events, each
+starting where the previous one ended, the last one with ``final=true``, signed with a user
+token minted with the site's secret. Times travel as 0.1 ms ticks, so a replayed session is
+exactly :func:`wire_trajectory` of the recording, which the offline scorer can score too.
+
+At the end the ``session-scores`` topic is read (from the offsets at the start of the replay)
+until every replayed session has its final score; counts, throughput and, with labels, the AUC
+are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cursorprint.model.data.trajectory import Trajectory
+from cursorprint.stream.ingest.identity import mint_token, user_key
+from cursorprint.stream.records import topics
+from cursorprint.stream.settings import Settings, load_settings
+
+__all__ = ["ReplayError", "ReplaySession", "ReplayReport", "wire_trajectory", "to_batches",
+           "publish_model_heads", "replay_sessions", "read_scores", "replay_balabit_cli",
+           "origin_for"]
+
+TICKS_PER_S = 10_000           # wire time resolution: 0.1 ms
+
+
+class ReplayError(RuntimeError):
+    """The replay cannot run (bad data folder, unknown site, ingest refusing, timeout)."""
+
+
+@dataclass
+class ReplaySession:
+    name: str                 # e.g. the Balabit file name
+    user: str                 # the site's user id (the account the session ran under)
+    traj: Trajectory
+    sid: str = ""
+    label: int | None = None  # 1 illegal, 0 legal, None unknown
+
+
+@dataclass
+class ReplayReport:
+    sessions: int = 0
+    batches: int = 0
+    events: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    post_seconds: float = 0.0
+    total_seconds: float = 0.0
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)   # sid -> final score
+    missing: list[str] = field(default_factory=list)
+    auc: float | None = None
+    threshold: float = 0.8
+
+    def summary(self) -> dict[str, Any]:
+        return {"sessions": self.sessions, "batches": self.batches, "events": self.events,
+                "rejected": self.rejected, "scored": len(self.scores),
+                "missing": len(self.missing),
+                "over_threshold": sum(1 for s in self.scores.values()
+                                      if s["score"] > self.threshold),
+                "post_seconds": round(self.post_seconds, 2),
+                "total_seconds": round(self.total_seconds, 2),
+                "events_per_s": round(self.events / self.total_seconds, 1)
+                if self.total_seconds else None,
+                "auc": None if self.auc is None else round(self.auc, 4)}
+
+
+def wire_trajectory(traj: Trajectory) -> Trajectory:
+    """The recording as it travels on the wire: times on the 0.1 ms grid, from 0."""
+    ticks = np.rint((traj.t - traj.t[0]) * TICKS_PER_S) if len(traj) else np.zeros(0)
+    return Trajectory.from_columns(np.round(ticks / TICKS_PER_S, 4), traj.x, traj.y, traj.kind,
+                                   traj.button, traj.screen, traj.meta)
+
+
+def _num(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def to_batches(traj: Trajectory, *, site: str, token: str, sid: str, start_ms: int,
+               path: str = "/replay", flush_s: float = 1.0, max_batch_events: int = 500
+               ) -> list[dict[str, Any]]:
+    """The wire batches of ``traj`` as the collector would post them (last one final)."""
+    ticks = np.rint((traj.t - traj.t[0]) * TICKS_PER_S).astype(np.int64) if len(traj) \
+        else np.zeros(0, dtype=np.int64)
+    bounds: list[tuple[int, int]] = []
+    i, n = 0, len(ticks)
+    while i < n:
+        slot_end = (ticks[i] // int(flush_s * TICKS_PER_S) + 1) * int(flush_s * TICKS_PER_S)
+        j = int(np.searchsorted(ticks, slot_end, side="left"))
+        j = min(max(j, i + 1), i + max_batch_events)
+        bounds.append((i, j))
+        i = j
+    w, h = traj.screen
+    batches: list[dict[str, Any]] = []
+    prev_tick = 0
+    for seq, (a, b) in enumerate(bounds):
+        tk = ticks[a:b]
+        # like the collector, a batch starts at most 1 s before its first event, so a long
+        # pause shows in the batch start time, not in one huge first gap
+        start_tick = max(prev_tick, int(tk[0]) - TICKS_PER_S)
+        dt = np.diff(np.concatenate([[start_tick], tk])) / 10.0      # ms, 0.1 ms resolution
+        batches.append({
+            "v": 1, "site": site, "token": token, "sid": sid, "seq": seq, "path": path,
+            "vp": [int(w), int(h)], "scr": [int(w), int(h)], "dpr": 1,
+            "t0": start_ms + start_tick / 10.0, "final": b == n,
+            "ev": {"dt": [_num(v) for v in dt.tolist()],
+                   "x": [_num(v) for v in traj.x[a:b].tolist()],
+                   "y": [_num(v) for v in traj.y[a:b].tolist()],
+                   "k": traj.kind[a:b].astype(int).tolist(),
+                   "b": traj.button[a:b].astype(int).tolist()}})
+        prev_tick = int(tk[-1])
+    return batches
+
+
+def origin_for(settings: Settings, site: str) -> str:
+    """An Origin header value the site allows (wildcards filled in)."""
+    cfg = settings.site_configs().get(site)
+    if cfg is None:
+        raise ReplayError(f"site {site!r} is not configured (CURSORPRINT_SITES has "
+                          f"{', '.join(sorted(settings.site_configs()))})")
+    return cfg.origins[0].replace("*", "1")
+
+
+def publish_model_heads(settings: Settings, model_dir: Path, site: str) -> int:
+    """Store the model directory's own user heads in the head store under pseudonymous keys."""
+    from cursorprint.model.nets.modeldir import read_heads
+    from cursorprint.stream.stores.heads import HeadStore
+
+    store = HeadStore(settings.redis_url)
+    heads = read_heads(model_dir)
+    for name, head in heads.items():
+        store.put(user_key(site, name, settings.pseudonym_secret), head,
+                  {"source": f"model dir {model_dir}"})
+    return len(heads)
+
+
+async def _post_session(http: Any, url: str, origin: str, batches: Sequence[dict[str, Any]],
+                        speed: float, t_start: float, report: ReplayReport) -> None:
+    for batch in batches:
+        if speed > 0:
+            due = t_start + (batch["t0"] - batches[0]["t0"] + sum(batch["ev"]["dt"])) \
+                / 1000.0 / speed
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+        body = json.dumps(batch, separators=(",", ":"))
+        for attempt in range(30):
+            async with http.post(url, data=body, headers={"Content-Type": "text/plain",
+                                                          "Origin": origin}) as resp:
+                if resp.status == 202:
+                    report.batches += 1
+                    report.events += len(batch["ev"]["dt"])
+                    break
+                reason = (await resp.json(content_type=None)).get("error", str(resp.status))
+                if resp.status in (429, 503) and attempt < 29:
+                    await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt))
+                    continue
+                report.rejected[reason] = report.rejected.get(reason, 0) + 1
+                break
+
+
+async def _post_all(url: str, origin: str, plans: list[list[dict[str, Any]]], speed: float,
+                    concurrency: int, report: ReplayReport) -> None:
+    import aiohttp
+
+    sem = asyncio.Semaphore(concurrency)
+    t_start = time.monotonic()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        async def one(batches: list[dict[str, Any]]) -> None:
+            async with sem:
+                await _post_session(http, url, origin, batches, speed, time.monotonic()
+                                    if speed > 0 else t_start, report)
+        await asyncio.gather(*(one(p) for p in plans))
+
+
+def _end_offsets(settings: Settings, topic: str) -> dict[Any, int]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_list, group_id=None)
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        return dict(consumer.end_offsets(tps)) if tps else {}
+    finally:
+        consumer.close()
+
+
+def read_scores(settings: Settings, start: dict[Any, int], want: set[str], timeout_s: float,
+                final_only: bool = True) -> dict[str, dict[str, Any]]:
+    """Final scores of the sessions ``want`` from ``session-scores`` after offsets ``start``."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_list, group_id=None,
+                             enable_auto_commit=False)
+    got: dict[str, dict[str, Any]] = {}
+    try:
+        consumer.assign(list(start))
+        for tp, off in start.items():
+            consumer.seek(tp, off)
+        deadline = time.monotonic() + timeout_s
+        while want - set(got) and time.monotonic() < deadline:
+            for msgs in consumer.poll(timeout_ms=500).values():
+                for msg in msgs:
+                    try:
+                        obj = json.loads(msg.value)
+                    except ValueError:
+                        continue
+                    sid = obj.get("session_id")
+                    if sid in want and (obj.get("part") == "final" or not final_only):
+                        got.setdefault(sid, obj)
+    finally:
+        consumer.close()
+    return got
+
+
+def replay_sessions(settings: Settings, sessions: list[ReplaySession], *, ingest_url: str,
+                    site: str = "demo", speed: float = 0.0, concurrency: int = 16,
+                    timeout_s: float = 300.0) -> ReplayReport:
+    """Post every session through ingest and wait for its final score."""
+    cfg = settings.site_configs().get(site)
+    if cfg is None:
+        raise ReplayError(f"site {site!r} is not configured")
+    origin = origin_for(settings, site)
+    run = uuid.uuid4().hex[:8]
+    start_ms = int(time.time() * 1000)
+    plans = []
+    for i, s in enumerate(sessions):
+        s.sid = f"rp-{run}-{i:05d}"
+        token = mint_token(site, s.user, cfg.secret, ttl_s=24 * 3600)
+        plans.append(to_batches(s.traj, site=site, token=token, sid=s.sid, start_ms=start_ms))
+    start = _end_offsets(settings, topics.SESSION_SCORES)
+    if not start:
+        raise ReplayError(f"topic {topics.SESSION_SCORES} not found on "
+                          f"{settings.kafka_bootstrap} (is the stack up?)")
+    report = ReplayReport(sessions=len(sessions),
+                          threshold=settings.thresholds().get(site, settings.alert_threshold))
+    t0 = time.monotonic()
+    asyncio.run(_post_all(ingest_url.rstrip("/") + "/v1/batches", origin, plans, speed,
+                          concurrency, report))
+    report.post_seconds = time.monotonic() - t0
+    want = {s.sid for s in sessions}
+    report.scores = read_scores(settings, start, want, timeout_s)
+    report.total_seconds = time.monotonic() - t0
+    report.missing = sorted(want - set(report.scores))
+    labelled = [(s.label, report.scores[s.sid]["score"]) for s in sessions
+                if s.label is not None and s.sid in report.scores]
+    ys = {y for y, _ in labelled}
+    if ys == {0, 1}:
+        from cursorprint.model.training.evaluate import roc_auc
+        report.auc = roc_auc(np.array([y for y, _ in labelled]),
+                             np.array([v for _, v in labelled]))
+    return report
+
+
+def load_balabit_sessions(data: Path, labels: Path | None, limit: int | None
+                          ) -> list[ReplaySession]:
+    """Balabit test sessions (only labelled ones when ``labels`` is given), sorted."""
+    from cursorprint.model.data.datasets import DatasetError, read_balabit_session, read_labels
+
+    base = Path(data) / "test_files"
+    if not base.is_dir():
+        raise ReplayError(f"--data {data}: no test_files/ folder (expected the Balabit set)")
+    try:
+        lab = read_labels(labels) if labels is not None else None
+    except (DatasetError, OSError) as exc:
+        raise ReplayError(f"--labels {labels}: {exc}") from None
+    files = sorted(base.glob("user*/session_*"))
+    if lab is not None:
+        files = [f for f in files if f.name in lab]
+    if limit is not None:
+        # interleave users so a small --limit still covers several accounts and both labels
+        files = sorted(files, key=lambda f: (zlib.crc32(f.name.encode()), f.name))[:limit]
+    out = []
+    for f in files:
+        traj = read_balabit_session(f)
+        out.append(ReplaySession(f.name, f.parent.name, traj,
+                                 label=None if lab is None else lab[f.name][1]))
+    return out
+
+
+def replay_balabit_cli(args: argparse.Namespace) -> int:
+    """The ``cursorprint replay balabit`` command."""
+    settings = load_settings()
+    if args.labels is not None and not args.labels.is_file():
+        raise ReplayError(f"--labels {args.labels}: no such file")
+    sessions = load_balabit_sessions(args.data, args.labels, args.limit)
+    if not sessions:
+        raise ReplayError(f"--data {args.data}: no sessions to replay")
+    url = args.ingest or f"http://{settings.ingest_host}:{settings.ingest_port}"
+    n_heads = publish_model_heads(settings, settings.model_dir, args.site) \
+        if (settings.model_dir / "model.json").is_file() else 0
+    print(f"replaying {len(sessions)} Balabit sessions ({sum(len(s.traj) for s in sessions)} "
+          f"events) to {url}; {n_heads} user heads published to the head store", flush=True)
+    report = replay_sessions(settings, sessions, ingest_url=url, site=args.site,
+                             speed=args.speed, timeout_s=args.timeout)
+    print(json.dumps(report.summary(), indent=2))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({s.name: {"sid": s.sid, "user": s.user, "label": s.label,
+                                                 **report.scores.get(s.sid, {})}
+                                        for s in sessions}, indent=1))
+    return 0 if not report.missing and not report.rejected else 1

@@ -1,0 +1,264 @@
+"""The wire batch (browser -> ingest) and the ``pointer-batches`` Kafka record, validated.
+
+One schema check serves both directions: :func:`parse_wire_batch` checks what a browser posted
+(untrusted, so every field, type, range and length is checked and a :class:`WireError` names the
+first problem), and :meth:`PointerBatchRecord.from_bytes` checks what a consumer reads from Kafka.
+A batch stays one message as a whole: the columnar events are never exploded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cursorprint.model.data.trajectory import Trajectory
+from cursorprint.stream.records.errors import RejectedInput
+
+__all__ = ["WireError", "WireLimits", "WireBatch", "PointerBatchRecord", "parse_wire_batch",
+           "loads_json", "WIRE_VERSION", "EVENT_COLUMNS"]
+
+WIRE_VERSION = 1
+EVENT_COLUMNS = ("dt", "x", "y", "k", "b")
+SID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+SITE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_WIRE_KEYS = frozenset({"v", "site", "token", "sid", "seq", "path", "vp", "scr", "dpr", "t0",
+                        "final", "ev"})
+_RECORD_KEYS = (_WIRE_KEYS - {"token"}) | {"user", "recv", "bid"}
+_NUM_TYPES = {int, float}
+_DAY_MS = 86_400_000.0
+
+
+class WireError(RejectedInput):
+    """Malformed batch or record; ``reason`` is a short code, ``detail`` names the field."""
+
+
+@dataclass(frozen=True)
+class WireLimits:
+    """Bounds on a batch; anything outside is rejected, never clipped."""
+
+    max_events: int = 5000
+    max_coord: float = 100_000.0     # |x|, |y| in CSS pixels
+    max_size: int = 100_000          # viewport / screen side in pixels
+    max_dt_ms: float = 3_600_000.0   # one gap, and the whole batch span
+    max_path: int = 2048
+    max_seq: int = 2**31 - 1
+    clock_past_ms: float = 7 * _DAY_MS    # t0 may lag the server clock by this much
+    clock_future_ms: float = _DAY_MS      # ... or lead it by this much
+
+
+def _reject_constant(name: str) -> Any:
+    raise WireError("malformed_json", f"{name} is not valid JSON")
+
+
+def loads_json(raw: bytes) -> Any:
+    """Strict JSON decode (UTF-8, no NaN/Infinity); :class:`WireError` on failure."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WireError("bad_encoding", "body is not UTF-8") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise WireError("malformed_json", "JSON nested too deeply") from None
+    except ValueError as exc:
+        if isinstance(exc, WireError):
+            raise
+        raise WireError("malformed_json", f"body is not JSON ({exc.msg})") from None  # type: ignore[attr-defined]
+
+
+def _bad(field: str, why: str) -> WireError:
+    return WireError("invalid_field", f"{field}: {why}")
+
+
+def _int(obj: dict[str, Any], key: str, lo: int, hi: int) -> int:
+    v = obj.get(key)
+    if type(v) is not int or not lo <= v <= hi:
+        raise _bad(key, f"must be an integer in [{lo}, {hi}]")
+    return v
+
+
+def _num(obj: dict[str, Any], key: str, lo: float, hi: float) -> float:
+    v: Any = obj.get(key)
+    if type(v) not in _NUM_TYPES or not math.isfinite(v) or not lo <= v <= hi:
+        raise _bad(key, f"must be a number in [{lo:g}, {hi:g}]")
+    return float(v)
+
+
+def _str(obj: dict[str, Any], key: str, pattern: re.Pattern[str]) -> str:
+    v = obj.get(key)
+    if not isinstance(v, str) or not pattern.match(v):
+        raise _bad(key, f"must match {pattern.pattern}")
+    return v
+
+
+def _size(obj: dict[str, Any], key: str, limits: WireLimits) -> tuple[int, int]:
+    v = obj.get(key)
+    if not isinstance(v, list) or len(v) != 2 \
+            or not all(type(p) is int and 0 < p <= limits.max_size for p in v):
+        raise _bad(key, f"must be [width, height], integers in [1, {limits.max_size}]")
+    return int(v[0]), int(v[1])
+
+
+def _events(ev: Any, limits: WireLimits, final: bool) -> dict[str, list[Any]]:
+    if not isinstance(ev, dict) or set(ev) != set(EVENT_COLUMNS):
+        raise _bad("ev", "must be an object with exactly the columns dt, x, y, k, b")
+    cols = [ev[c] for c in EVENT_COLUMNS]
+    if not all(isinstance(c, list) for c in cols):
+        raise _bad("ev", "every column must be an array")
+    n = len(cols[0])
+    if any(len(c) != n for c in cols):
+        raise _bad("ev", "columns must have the same length")
+    if n > limits.max_events:
+        raise WireError("too_many_events", f"ev: {n} events, at most {limits.max_events}")
+    if n == 0 and not final:
+        raise _bad("ev", "empty batch (only a final flush may be empty)")
+    for name, col in zip(EVENT_COLUMNS, cols, strict=True):
+        if not set(map(type, col)) <= _NUM_TYPES:
+            raise _bad(f"ev.{name}", "must hold numbers only")
+    if n == 0:
+        return dict(zip(EVENT_COLUMNS, cols, strict=True))
+    dt = np.asarray(cols[0], dtype=np.float64)
+    if not np.isfinite(dt).all() or dt.min() < 0 or dt.max() > limits.max_dt_ms:
+        raise _bad("ev.dt", f"gaps must be finite, >= 0 (monotonic times) and <= {limits.max_dt_ms:g} ms")
+    if float(dt.sum()) > limits.max_dt_ms:
+        raise _bad("ev.dt", f"batch spans more than {limits.max_dt_ms:g} ms")
+    for name, col in (("x", cols[1]), ("y", cols[2])):
+        a = np.asarray(col, dtype=np.float64)
+        if not np.isfinite(a).all() or np.abs(a).max() > limits.max_coord:
+            raise _bad(f"ev.{name}", f"coordinates must be finite and within ±{limits.max_coord:g} px")
+    for name, col, hi in (("k", cols[3], 5), ("b", cols[4], 3)):
+        if not all(type(v) is int for v in col):
+            raise _bad(f"ev.{name}", "must hold integers")
+        a = np.asarray(col, dtype=np.int64)
+        if a.min() < 0 or a.max() > hi:
+            raise _bad(f"ev.{name}", f"codes must be in [0, {hi}]")
+    k = np.asarray(cols[3], dtype=np.int64)
+    b = np.asarray(cols[4], dtype=np.int64)
+    if ((k == 1) | (k == 2))[b == 0].any():
+        raise _bad("ev.b", "a down/up event needs a button (1 left, 2 middle, 3 right)")
+    return dict(zip(EVENT_COLUMNS, cols, strict=True))
+
+
+def _common(obj: Any, allowed: frozenset[str], limits: WireLimits) -> dict[str, Any]:
+    """Check the fields shared by the wire batch and the Kafka record; returns them."""
+    if not isinstance(obj, dict):
+        raise WireError("invalid_batch", "batch must be a JSON object")
+    if obj.get("v") != WIRE_VERSION or type(obj.get("v")) is not int:
+        raise WireError("unsupported_version", f"v must be {WIRE_VERSION}")
+    unknown = set(obj) - allowed
+    if unknown:
+        raise WireError("unknown_field", f"unknown fields: {', '.join(sorted(map(str, unknown))[:5])}")
+    missing = allowed - set(obj)
+    if missing:
+        raise WireError("missing_field", f"missing fields: {', '.join(sorted(missing))}")
+    path = obj["path"]
+    if not isinstance(path, str) or not path.startswith("/") or len(path) > limits.max_path:
+        raise _bad("path", f"must be a string starting with / of at most {limits.max_path} chars")
+    final = obj["final"]
+    if type(final) is not bool:
+        raise _bad("final", "must be true or false")
+    return {
+        "site": _str(obj, "site", SITE_RE), "sid": _str(obj, "sid", SID_RE),
+        "seq": _int(obj, "seq", 0, limits.max_seq), "path": path,
+        "vp": _size(obj, "vp", limits), "scr": _size(obj, "scr", limits),
+        "dpr": _num(obj, "dpr", 0.05, 16.0), "t0": _num(obj, "t0", 0.0, 1e14),
+        "final": final, "ev": _events(obj["ev"], limits, final),
+    }
+
+
+@dataclass(frozen=True)
+class BatchBody:
+    """What a wire batch and a ``pointer-batches`` record share: page session, screen, events."""
+
+    site: str
+    sid: str
+    seq: int
+    path: str
+    vp: tuple[int, int]
+    scr: tuple[int, int]
+    dpr: float
+    t0: float
+    final: bool
+    ev: dict[str, list[Any]]
+
+    @property
+    def n_events(self) -> int:
+        return len(self.ev["dt"])
+
+
+@dataclass(frozen=True)
+class WireBatch(BatchBody):
+    """A validated batch as posted by the browser (still carrying its token)."""
+
+    token: str
+
+
+def parse_wire_batch(obj: Any, now_ms: float, limits: WireLimits = WireLimits()) -> WireBatch:
+    """Validate a decoded wire batch against the v1 schema and ``limits``."""
+    fields = _common(obj, _WIRE_KEYS, limits)
+    token = obj["token"]
+    if not isinstance(token, str) or not 0 < len(token) <= 2048:
+        raise WireError("token_missing", "token must be a non-empty string")
+    if not now_ms - limits.clock_past_ms <= fields["t0"] <= now_ms + limits.clock_future_ms:
+        raise _bad("t0", "batch start time is too far from the server clock")
+    return WireBatch(token=token, **fields)
+
+
+@dataclass(frozen=True)
+class PointerBatchRecord(BatchBody):
+    """The value of a ``pointer-batches`` message: the wire batch without its token, plus the
+    pseudonymous user key, the ingest receive time and the batch id ``f"{sid}:{seq}"``."""
+
+    user: str
+    recv: float
+
+    @property
+    def bid(self) -> str:
+        return f"{self.sid}:{self.seq}"
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the page-session id."""
+        return self.sid.encode()
+
+    @classmethod
+    def from_wire(cls, batch: WireBatch, user: str, recv: float) -> PointerBatchRecord:
+        body = {f.name: getattr(batch, f.name) for f in dataclasses.fields(BatchBody)}
+        return cls(**body, user=user, recv=recv)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"v": WIRE_VERSION, "site": self.site, "sid": self.sid, "seq": self.seq,
+                "path": self.path, "vp": list(self.vp), "scr": list(self.scr), "dpr": self.dpr,
+                "t0": self.t0, "final": self.final, "ev": self.ev, "user": self.user,
+                "recv": self.recv, "bid": self.bid}
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, limits: WireLimits = WireLimits()) -> PointerBatchRecord:
+        """Decode and validate a Kafka value; :class:`WireError` when malformed."""
+        obj = loads_json(raw)
+        fields = _common(obj, _RECORD_KEYS, limits)
+        user = obj["user"]
+        if not isinstance(user, str) or not re.fullmatch(r"[0-9a-f]{32}", user):
+            raise _bad("user", "must be a 32-hex-digit pseudonymous key")
+        recv = _num(obj, "recv", 0.0, 1e14)
+        rec = cls(user=user, recv=recv, **fields)
+        if obj["bid"] != rec.bid:
+            raise _bad("bid", "must be f'{sid}:{seq}'")
+        return rec
+
+    def to_trajectory(self) -> Trajectory:
+        """Events as a :class:`Trajectory`: seconds from the batch start, screen = viewport."""
+        t = np.cumsum(np.asarray(self.ev["dt"], dtype=np.float64)) / 1000.0
+        return Trajectory.from_columns(
+            t, self.ev["x"], self.ev["y"], self.ev["k"], self.ev["b"], screen=self.vp,
+            meta={"sid": self.sid, "seq": self.seq, "user": self.user, "site": self.site,
+                  "path": self.path, "t0": self.t0, "final": self.final})

@@ -1,0 +1,218 @@
+"""Scorer logic: a micro-batch of ``sessions`` records -> scores, alerts and dead letters.
+
+:meth:`MicroBatchScorer.score_batch` is synchronous and runs on the scorer's single model
+thread (never on the event loop): every record is rasterized with ``SessionScorer.images``,
+the images of the whole micro-batch go through ONE backbone call (``embed``), and each
+session's windows are scored with its user's head (or the population head, with the reason
+code ``no_user_head``). A record that cannot be processed becomes a dead letter; the others
+of the batch are still scored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from cursorprint.model.features.windows import REASON_TOO_FEW_EVENTS, aggregate, normalise_rate
+from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, SessionScore
+from cursorprint.stream.records.scores import (
+    REASON_ABOVE_THRESHOLD,
+    Alert,
+    ScoreRecord,
+    alert_id,
+    score_id,
+    threshold_for,
+)
+from cursorprint.stream.records.session import SessionRecord, SessionRecordError
+from cursorprint.stream.score.abuse import (
+    BACKOFF_ERROR,
+    REASON_REPLAY_UNCHECKED,
+    ReplayDetector,
+    scripted_reasons,
+)
+
+__all__ = ["MicroBatchScorer", "BatchResult", "DeadLetter", "ModelLike",
+           "REASON_HEAD_INCOMPATIBLE"]
+
+log = logging.getLogger(__name__)
+REASON_HEAD_INCOMPATIBLE = "head_incompatible"
+
+
+class ModelLike(Protocol):
+    """The part of :class:`cursorprint.model.serving.scoring.SessionScorer` the stream uses."""
+
+    model_version: str
+    image_shape: tuple[int, int, int]
+    info: Any
+
+    def windows(self, traj: Any) -> list[Any]: ...
+    def images_of(self, windows: list[Any]) -> np.ndarray: ...
+    def motion_of(self, windows: list[Any]) -> np.ndarray: ...
+    def embed(self, images: np.ndarray) -> np.ndarray: ...
+    def with_motion(self, emb: np.ndarray, motion: np.ndarray) -> np.ndarray: ...
+    def score_embeddings(self, user_key: str, emb: np.ndarray) -> Any: ...
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that could not be processed, with the error."""
+
+    source: str
+    error: str
+    value: bytes
+
+
+@dataclass
+class BatchResult:
+    scores: list[ScoreRecord] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    n_images: int = 0
+    raster_seconds: float = 0.0
+    embed_seconds: float = 0.0
+    head_seconds: float = 0.0
+    replay_errors: int = 0        # replay checks that failed on Redis (metric, log)
+    replay_skipped: int = 0       # ... skipped while backing off after such a failure
+    replay_checked: int = 0       # replay checks that reached Redis
+
+
+class MicroBatchScorer:
+    """Scores micro-batches of ``sessions`` values with one model (one thread)."""
+
+    def __init__(self, model: ModelLike, threshold: float,
+                 site_thresholds: dict[str, float] | None = None,
+                 source: str = "sessions", replay: ReplayDetector | None = None) -> None:
+        self.model = model
+        self.replay = replay          # optional replayed-recording check (stream/score/abuse.py)
+        self.threshold = threshold
+        self.site_thresholds = dict(site_thresholds or {})
+        self.source = source
+
+    def _rule_reasons(self, traj: Any) -> list[str]:
+        rule = self.model.info.rule
+        return [REASON_TOO_FEW_EVENTS] if len(normalise_rate(traj, rule.bucket_s)) \
+            < rule.min_events else []
+
+    def _abuse_reasons(self, rec: SessionRecord, traj: Any, res: BatchResult) -> list[str]:
+        """Scripted-movement codes, plus ``replayed_trajectory`` when a replay store is set
+        (``replay_check_unavailable`` while its Redis fails: the session is still scored)."""
+        reasons = scripted_reasons(traj)
+        if self.replay is not None:
+            verdict = self.replay.check_and_remember(rec.session_id, traj, rec.site)
+            reasons += verdict.reasons
+            if verdict.error is not None:
+                if verdict.error == BACKOFF_ERROR:
+                    res.replay_skipped += 1
+                else:
+                    res.replay_errors += 1
+                reasons.append(REASON_REPLAY_UNCHECKED)
+            elif verdict.checked:
+                res.replay_checked += 1
+        return reasons
+
+    def _population_fallback(self, emb: np.ndarray, error: str) -> Any:
+        """Population score with reason ``head_incompatible`` when the user's stored head does
+        not fit this model (e.g. fitted for another backbone): a score, not a lost session."""
+        population = getattr(self.model, "population", None)
+        if population is None or len(emb) == 0:
+            return None
+        try:
+            logits = population.logits(emb)
+        except ValueError:
+            return None
+        log.warning("a user's head does not fit model %s (%s): population head used",
+                    self.model.model_version, error)
+        window_scores = [float(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))) for z in logits]
+        return SessionScore(aggregate(logits), window_scores,
+                            f"population:{population.version}",
+                            [REASON_HEAD_INCOMPATIBLE, REASON_NO_USER_HEAD])
+
+    def _prepare(self, values: list[bytes], res: BatchResult
+                 ) -> tuple[list[tuple[SessionRecord, int, list[str]]], np.ndarray, np.ndarray]:
+        """Decode, cut, draw and measure every record: ``([(record, n_windows, reasons)],
+        images, motion)``, the windows of all kept sessions in order.
+
+        The windows of all sessions are drawn and measured in one call each (per-call
+        overhead matters at this rate); if that fails (a window that cannot be drawn), each
+        session is done on its own so only the bad one goes to the dead letters.
+        """
+        decoded: list[tuple[SessionRecord, list[Any], list[str], bytes]] = []
+        for raw in values:
+            try:
+                rec = SessionRecord.from_bytes(raw)
+                traj = rec.to_trajectory()
+                decoded.append((rec, self.model.windows(traj), [
+                    *self._rule_reasons(traj), *self._abuse_reasons(rec, traj, res)], raw))
+            except (SessionRecordError, ValueError) as exc:
+                res.dead.append(DeadLetter(self.source, f"{type(exc).__name__}: {exc}",
+                                           bytes(raw)))
+        try:
+            flat = [w for _, wins, _, _ in decoded for w in wins]
+            return ([(rec, len(wins), reasons) for rec, wins, reasons, _ in decoded],
+                    self.model.images_of(flat), self.model.motion_of(flat))
+        except ValueError:
+            pass
+        kept: list[tuple[SessionRecord, int, list[str]]] = []
+        images, motion = [self.model.images_of([])], [self.model.motion_of([])]
+        for rec, wins, reasons, raw in decoded:
+            try:
+                imgs, mot = self.model.images_of(wins), self.model.motion_of(wins)
+            except ValueError as exc:
+                res.dead.append(DeadLetter(self.source, f"{type(exc).__name__}: {exc}",
+                                           bytes(raw)))
+                continue
+            images.append(imgs)
+            motion.append(mot)
+            kept.append((rec, len(wins), reasons))
+        return kept, np.concatenate(images), np.concatenate(motion)
+
+    def score_batch(self, values: list[bytes], now_ms: float | None = None) -> BatchResult:
+        """Score every decodable record of ``values`` with one backbone call."""
+        res = BatchResult()
+        t_start = time.perf_counter()
+        ok, stacked, motion = self._prepare(values, res)
+        res.raster_seconds = time.perf_counter() - t_start
+        if not ok:
+            return res
+        res.n_images = int(len(stacked))
+        t_embed = time.perf_counter()
+        emb = self.model.embed(stacked.reshape((-1, *self.model.image_shape)))
+        res.embed_seconds = time.perf_counter() - t_embed
+        t_head = time.perf_counter()
+        scored_at = time.time() * 1000.0 if now_ms is None else now_ms
+        start = 0
+        for rec, n_windows, rule_reasons in ok:
+            stop = start + n_windows
+            part_emb = self.model.with_motion(emb[start:stop], motion[start:stop])
+            start = stop
+            try:
+                s = self.model.score_embeddings(rec.user, part_emb)
+            except ValueError as exc:   # e.g. a stored head of another model's embedding size
+                fallback = self._population_fallback(part_emb, str(exc))
+                if fallback is None:
+                    res.dead.append(DeadLetter(self.source, f"{type(exc).__name__}: {exc}",
+                                               rec.to_bytes()))
+                    continue
+                s = fallback
+            reasons = [*rule_reasons, *s.reasons]
+            res.scores.append(ScoreRecord(
+                score_id=score_id(rec.session_id, rec.part, self.model.model_version),
+                session_id=rec.session_id, part=rec.part, cause=rec.cause, user=rec.user,
+                site=rec.site, page=rec.path, score=float(s.score),
+                window_scores=[float(w) for w in s.window_scores], reasons=reasons,
+                model_version=self.model.model_version, head_version=s.head_version,
+                n_events=rec.n_events, closed_at=rec.closed_at, scored_at=scored_at))
+            threshold = threshold_for(rec.site, self.threshold, self.site_thresholds)
+            if s.score > threshold:
+                res.alerts.append(Alert(
+                    alert_id=alert_id(rec.session_id, rec.part, self.model.model_version),
+                    session_id=rec.session_id, part=rec.part, user=rec.user, site=rec.site,
+                    page=rec.path, score=float(s.score), threshold=threshold,
+                    model_version=self.model.model_version, head_version=s.head_version,
+                    reasons=[REASON_ABOVE_THRESHOLD, *reasons], time=scored_at))
+        res.head_seconds = time.perf_counter() - t_head
+        return res

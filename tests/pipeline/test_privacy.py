@@ -1,0 +1,179 @@
+"""Privacy on the real components: raw user ids never leave ingest, and nothing is kept forever.
+
+Real traffic goes through the real ingest service onto the real broker of the ``stack`` fixture;
+what the scorer keeps in Redis about sessions (replay fingerprints, head look-ups) is written from
+those very records. Then EVERY message of EVERY project topic (stream/records/topics.py) and EVERY Redis
+key and value is scanned for the raw user ids, the tokens and the tokens' payloads: none may
+appear. Every topic must carry an explicit retention.ms.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+import pytest
+import redis
+
+from cursorprint.stream.devtools.stack import Stack
+from cursorprint.stream.ingest.identity import mint_token, user_key
+from cursorprint.stream.records.topics import ALL_TOPICS, POINTER_BATCHES
+from cursorprint.stream.records.wire import PointerBatchRecord
+from cursorprint.stream.score.abuse import ReplayDetector
+from cursorprint.stream.settings import Settings
+from cursorprint.stream.stores.heads import HeadStore
+from tests.support.ingest_server import running_ingest
+
+pytestmark = pytest.mark.integration
+
+SECRET = "privacy-site-secret-0123"
+SITES = f"privacy={SECRET}=https://privacy.example"
+ORIGIN = "https://privacy.example"
+
+
+def _batch(token: str, sid: str, seq: int, user_no: int) -> dict[str, Any]:
+    n = 120
+    return {"v": 1, "site": "privacy", "token": token, "sid": sid, "seq": seq,
+            "path": "/account/settings", "vp": [1280, 720], "scr": [1920, 1080], "dpr": 1,
+            "t0": time.time() * 1000.0 - 2000, "final": seq == 2,
+            "ev": {"dt": [8 + (i * (user_no + 3)) % 5 for i in range(n)],
+                   "x": [100 + (i * i * (user_no + 1)) % 900 for i in range(n)],
+                   "y": [80 + (i * 7 * (seq + 2)) % 500 for i in range(n)],
+                   "k": [0] * n, "b": [0] * n}}
+
+
+def _all_topic_messages(bootstrap: str) -> list[bytes]:
+    """Every key, value and header of every project topic, from the first offset to the end."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             group_id=None, consumer_timeout_ms=2000)
+    try:
+        parts = [TopicPartition(t, p) for t in ALL_TOPICS
+                 for p in sorted(consumer.partitions_for_topic(t) or ())]
+        assert {p.topic for p in parts} == set(ALL_TOPICS), "some project topics are missing"
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end = consumer.end_offsets(parts)
+        blobs: list[bytes] = []
+        deadline = time.monotonic() + 60
+        while any(consumer.position(p) < end[p] for p in parts):
+            assert time.monotonic() < deadline, "could not read the topics to their end"
+            for records in consumer.poll(timeout_ms=500).values():
+                for r in records:
+                    blobs += [r.key or b"", r.value or b""]
+                    blobs += [k.encode() + v for k, v in (r.headers or [])]
+        return blobs
+    finally:
+        consumer.close()
+
+
+def _all_redis_data(url: str) -> list[bytes]:
+    """Every key and every value (whatever its type) of every Redis database in use."""
+    out: list[bytes] = []
+    dbs = [int(name[2:]) for name in redis.Redis.from_url(url).info("keyspace")]
+    for db in dbs or [0]:
+        r = redis.Redis.from_url(url, db=db)
+        for key in r.scan_iter(count=1000):
+            out.append(key)
+            kind = r.type(key).decode()
+            if kind == "string":
+                out.append(r.get(key) or b"")
+            elif kind == "hash":
+                out += [k + b"=" + v for k, v in r.hgetall(key).items()]
+            elif kind == "set":
+                out += list(r.smembers(key))
+            elif kind == "list":
+                out += list(r.lrange(key, 0, -1))
+            elif kind == "zset":
+                out += [m for m, _ in r.zrange(key, 0, -1, withscores=True)]
+            elif kind == "stream":
+                out += [json.dumps({k.decode(): v.decode(errors="replace")
+                                    for k, v in fields.items()}).encode()
+                        for _, fields in r.xrange(key)]
+            else:
+                raise AssertionError(f"unexpected Redis type {kind} for {key!r}")
+    return out
+
+
+async def test_no_raw_user_id_in_any_topic_or_redis_key(stack: Stack,
+                                                        stack_settings: Settings) -> None:
+    tag = uuid.uuid4().hex[:10]
+    raw_ids = [f"jane.doe+{tag}@example.com", f"customer-{tag}-000042", f"Ünïcode-{tag}"]
+    tokens = [mint_token("privacy", u, SECRET, ttl_s=600) for u in raw_ids]
+    sids = [f"privacy_{tag}_{i}" for i in range(len(raw_ids))]
+    async with running_ingest(stack_settings, sites=SITES, ingest_client_rate=1000.0,
+                              ingest_client_burst=1000.0) as base:
+        async with aiohttp.ClientSession() as http:
+            for i, (token, sid) in enumerate(zip(tokens, sids, strict=True)):
+                for seq in range(3):
+                    async with http.post(f"{base}/v1/batches",
+                                         data=json.dumps(_batch(token, sid, seq, i)).encode(),
+                                         headers={"Content-Type": "text/plain",
+                                                  "Origin": ORIGIN}) as resp:
+                        assert resp.status == 202, await resp.text()
+
+    # What the scorer keeps in Redis about these sessions, written from the real records.
+    from tests.support.ingest_server import consume_batches
+
+    client = redis.Redis.from_url(stack_settings.redis_url)
+    replay = ReplayDetector(client, ttl_s=600)
+    heads = HeadStore(stack_settings.redis_url)
+    for i, sid in enumerate(sids):
+        recs = await consume_batches(stack_settings.kafka_bootstrap, sid, until_final=True)
+        record = PointerBatchRecord.from_bytes(json.dumps(recs[0]).encode())
+        key = user_key("privacy", raw_ids[i], stack_settings.pseudonym_secret)
+        assert record.user == key
+        replay.check_and_remember(record.sid, record.to_trajectory(), record.site)
+        assert heads.get(record.user) is None       # a look-up of the unenrolled user
+
+    needles = {s.encode() for s in raw_ids}
+    needles |= {u.encode("utf-8") for u in raw_ids} | {t.encode() for t in tokens}
+    needles |= {t.split(".")[0].encode() for t in tokens}          # the token's payload
+    needles |= {base64.b64encode(u.encode()).rstrip(b"=") for u in raw_ids}
+    needles |= {json.dumps(u).encode() for u in raw_ids}            # JSON-escaped (ü -> \u00fc)
+
+    blobs = _all_topic_messages(stack_settings.kafka_bootstrap)
+    ours = [b for b in blobs if tag.encode() in b]
+    assert len(ours) >= len(sids) * 3, "our batches were not found on the topics"
+    leaks = [b[:200] for b in blobs for n in needles if n in b]
+    assert leaks == [], f"raw user ids or tokens on a topic: {leaks[:3]}"
+
+    # the scanner finds a planted leak (so an empty result below means something)
+    canary = f"cursorprint:privacy-canary:{tag}"
+    client.hset(canary, mapping={"who": raw_ids[2].encode()})
+    try:
+        assert any(json.dumps(raw_ids[2]).encode() in d or raw_ids[2].encode() in d
+                   for d in _all_redis_data(stack_settings.redis_url))
+    finally:
+        client.delete(canary)
+
+    data = _all_redis_data(stack_settings.redis_url)
+    assert len(data) > 0
+    leaks = [d[:200] for d in data for n in needles if n in d]
+    assert leaks == [], f"raw user ids or tokens in Redis: {leaks[:3]}"
+    assert not any(sid.encode() in d for d in data for sid in sids), "raw session ids in Redis"
+
+
+def test_every_topic_has_retention(stack: Stack, stack_settings: Settings) -> None:
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(bootstrap_servers=stack_settings.kafka_bootstrap_list)
+    try:
+        result = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t) for t in ALL_TOPICS])
+    finally:
+        admin.close()
+    expected = str(stack_settings.topic_retention_hours * 3600 * 1000)
+    configs = result["topic"]
+    assert set(configs) == set(ALL_TOPICS)
+    for topic in ALL_TOPICS:
+        retention = configs[topic].get("retention.ms")
+        assert retention is not None, f"{topic}: retention.ms not set on the topic"
+        assert retention["value"] == expected, (topic, retention)
+    assert POINTER_BATCHES in configs

@@ -1,0 +1,150 @@
+"""Micro-batch scorer logic with a stand-in model (pure logic: one backbone call per batch,
+per-record splitting, thresholds, stable ids, dead letters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cursorprint.model.features.windows import DEFAULT_RULE
+from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, SessionScore
+from cursorprint.stream.records.scores import REASON_ABOVE_THRESHOLD, alert_id, score_id
+from cursorprint.stream.records.session import SessionRecord
+from cursorprint.stream.score.microbatch import MicroBatchScorer
+
+
+@dataclass
+class _Info:
+    rule: Any = DEFAULT_RULE
+
+
+class StandInModel:
+    """Images: one 2x2 image per 100 events filled with the session's mean x; score = mean/1000."""
+
+    model_version = "test-v1"
+    image_shape = (2, 2, 1)
+    info = _Info()
+
+    def __init__(self) -> None:
+        self.embed_calls: list[int] = []
+
+    def images(self, traj: Any) -> np.ndarray:
+        n = max(1, len(traj) // 100)
+        return np.full((n, 2, 2, 1), float(np.mean(traj.x)), dtype=np.float32)
+
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        self.embed_calls.append(len(images))
+        return images.reshape(len(images), -1)[:, :1]
+
+    def windows(self, traj: Any) -> list[Any]:
+        return [traj] * max(1, len(traj) // 100)
+
+    def images_of(self, windows: list[Any]) -> np.ndarray:
+        if any((w.x < 0).any() for w in windows):   # stands for a window the rasterizer refuses
+            raise ValueError("cannot rasterize: negative x")
+        return np.stack([np.full((2, 2, 1), float(np.mean(w.x)), dtype=np.float32)
+                         for w in windows]) if windows else np.zeros((0, 2, 2, 1), np.float32)
+
+    def motion_of(self, windows: list[Any]) -> np.ndarray:
+        return np.zeros((len(windows), 0), dtype=np.float32)
+
+    def with_motion(self, emb: np.ndarray, motion: np.ndarray) -> np.ndarray:
+        assert len(emb) == len(motion), "motion rows must match the session's windows"
+        return emb
+
+    def score_embeddings(self, user_key: str, emb: np.ndarray) -> SessionScore:
+        s = float(emb.mean()) / 1000.0
+        reasons = [] if user_key.startswith("a") else ["no_user_head"]
+        return SessionScore(s, [float(e) / 1000.0 for e in emb[:, 0]], "h1", reasons)
+
+
+def record(sid: str, user: str, x: float, n: int, site: str = "demo",
+           part: str | int = "final") -> bytes:
+    return SessionRecord(session_id=sid, user=user, site=site, path="/checkout",
+                         screen=(800, 600), part=part, cause="exit", t0=1.0, closed_at=2.0,
+                         t=[i * 0.01 for i in range(n)], x=[x] * n, y=[1.0] * n, k=[0] * n,
+                         b=[0] * n).to_bytes()
+
+
+def test_one_backbone_call_per_micro_batch_and_split_per_session() -> None:
+    model = StandInModel()
+    mbs = MicroBatchScorer(model, threshold=0.5, site_thresholds={"strict": 0.1})
+    values = [record("s1", "a" * 32, 900.0, 300), b"not json",
+              record("s2", "b" * 32, 200.0, 100), record("s3", "c" * 32, 200.0, 100, "strict")]
+    res = mbs.score_batch(values, now_ms=5.0)
+    assert model.embed_calls == [5]                # 3 + 1 + 1 images, one call
+    assert res.n_images == 5
+    assert [s.session_id for s in res.scores] == ["s1", "s2", "s3"]
+    assert [round(s.score, 3) for s in res.scores] == [0.9, 0.2, 0.2]
+    assert res.scores[0].window_scores == [0.9, 0.9, 0.9]
+    assert res.scores[1].reasons == ["too_few_events", "no_user_head"]   # 100 events at 10 ms
+    assert [a.session_id for a in res.alerts] == ["s1", "s3"]      # 0.9 > 0.5, 0.2 > 0.1
+    assert res.alerts[1].threshold == 0.1
+    assert res.alerts[0].reasons == [REASON_ABOVE_THRESHOLD]
+    assert res.alerts[0].alert_id == alert_id("s1", "final", "test-v1")
+    assert res.scores[0].score_id == score_id("s1", "final", "test-v1")
+    assert len(res.dead) == 1 and "JSON" in res.dead[0].error
+    assert res.dead[0].value == b"not json"
+
+
+def test_scoring_twice_gives_the_same_ids() -> None:
+    mbs = MicroBatchScorer(StandInModel(), threshold=0.5)
+    v = [record("s1", "a" * 32, 900.0, 300)]
+    a, b = mbs.score_batch(v), mbs.score_batch(v)
+    assert a.scores[0].score_id == b.scores[0].score_id
+    assert a.alerts[0].alert_id == b.alerts[0].alert_id
+    assert score_id("s1", 0, "v") != score_id("s1", "final", "v")
+    assert score_id("s1", "final", "v") != score_id("s1", "final", "v2")
+
+
+def test_a_batch_of_only_poison_makes_no_model_call() -> None:
+    model = StandInModel()
+    res = MicroBatchScorer(model, threshold=0.5).score_batch([b"{}", b"\x00\x01"])
+    assert model.embed_calls == [] and len(res.dead) == 2 and res.scores == []
+
+
+def test_a_head_error_dead_letters_only_that_session() -> None:
+    class BadHeadModel(StandInModel):
+        def score_embeddings(self, user_key: str, emb: np.ndarray) -> SessionScore:
+            if user_key.startswith("z"):
+                raise ValueError("head expects embeddings of size 128")
+            return super().score_embeddings(user_key, emb)
+
+    res = MicroBatchScorer(BadHeadModel(), threshold=0.5).score_batch(
+        [record("s1", "z" * 32, 100.0, 300), record("s2", "a" * 32, 100.0, 300)])
+    assert [s.session_id for s in res.scores] == ["s2"]
+    assert len(res.dead) == 1 and "128" in res.dead[0].error
+    assert b'"session_id":"s1"' in res.dead[0].value
+
+
+def test_an_incompatible_head_falls_back_to_the_population_head() -> None:
+    from cursorprint.model.nets.heads import Head
+    from cursorprint.stream.score.microbatch import REASON_HEAD_INCOMPATIBLE
+
+    class OtherBackboneHead(StandInModel):
+        population = Head(w=np.array([0.001], dtype=np.float32), b=0.0, version="pop1")
+
+        def score_embeddings(self, user_key: str, emb: np.ndarray) -> SessionScore:
+            if user_key.startswith("z"):
+                raise ValueError("head expects embeddings of size 128")
+            return super().score_embeddings(user_key, emb)
+
+    res = MicroBatchScorer(OtherBackboneHead(), threshold=0.99).score_batch(
+        [record("s1", "z" * 32, 100.0, 300)])
+    assert res.dead == []
+    s = res.scores[0]
+    assert s.head_version == "population:pop1"
+    assert s.reasons == [REASON_HEAD_INCOMPATIBLE, REASON_NO_USER_HEAD]
+    assert abs(s.score - 1 / (1 + np.exp(-0.1))) < 1e-6      # sigmoid(0.001 * 100)
+
+
+def test_a_session_that_cannot_be_drawn_is_dead_lettered_alone() -> None:
+    model = StandInModel()
+    mbs = MicroBatchScorer(model, threshold=0.5)
+    bad = record("bad", "a1", -5.0, 200)
+    res = mbs.score_batch([record("s1", "a1", 100.0, 200), bad, record("s3", "a3", 300.0, 300)])
+    assert [s.session_id for s in res.scores] == ["s1", "s3"]
+    assert [d.value for d in res.dead] == [bad] and "negative x" in res.dead[0].error
+    assert model.embed_calls == [2 + 3]           # still one backbone call for the good ones

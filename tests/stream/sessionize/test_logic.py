@@ -1,0 +1,196 @@
+"""Sessionizer logic on a plain dict store: ordering, duplicates, closes, windows, bounds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cursorprint.stream.records.session import SessionRecord, SessionRecordError
+from cursorprint.stream.records.wire import PointerBatchRecord
+from cursorprint.stream.sessionize.logic import Outcome, Sessionizer, SessionizerConfig
+
+USER = "0123456789abcdef0123456789abcdef"
+
+
+def batch(seq: int, n: int = 10, final: bool = False, sid: str = "sess-0001",
+          t0: float = 1.7e12) -> PointerBatchRecord:
+    """Batch ``seq`` of a session whose events are 10 ms apart; x encodes the event index."""
+    first = seq * n
+    return PointerBatchRecord(
+        site="demo", sid=sid, seq=seq, path="/p", vp=(800, 600), scr=(800, 600), dpr=1.0,
+        t0=t0 + first * 10.0, final=final,
+        ev={"dt": [0.0] + [10.0] * (n - 1), "x": list(range(first, first + n)),
+            "y": [5] * n, "k": [0] * n, "b": [0] * n}, user=USER, recv=t0)
+
+
+def apply(store: dict[str, Any], out: Outcome) -> list[SessionRecord]:
+    for k, v in out.writes.items():
+        if v is None:
+            store.pop(k, None)
+        else:
+            store[k] = v
+    return out.records
+
+
+def run(sz: Sessionizer, store: dict[str, Any], batches: list[PointerBatchRecord],
+        now: float = 0.0) -> tuple[list[SessionRecord], list[str]]:
+    records: list[SessionRecord] = []
+    dropped: list[str] = []
+    for b in batches:
+        out = sz.on_batch(b, 0, now)
+        dropped += out.dropped
+        records += apply(store, out)
+        sz.note_writes(out)
+    return records, dropped
+
+
+def test_out_of_order_and_duplicates_give_one_ordered_session() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(window_events=0))
+    order = [batch(0), batch(2), batch(1), batch(2), batch(0), batch(4, final=True), batch(3)]
+    records, dropped = run(sz, store, order)
+    assert dropped == ["duplicate", "duplicate"]
+    assert len(records) == 1
+    rec = records[0]
+    assert (rec.part, rec.cause, rec.user, rec.screen) == ("final", "exit", USER, (800, 600))
+    assert rec.x == list(range(50))
+    assert rec.t == pytest.approx([i * 0.01 for i in range(50)])
+    assert all(not k.startswith("b:") for k in store), "batch events are freed on close"
+    again, dropped = run(sz, store, [batch(1)])
+    assert again == [] and dropped == ["late"]
+
+
+def test_idle_close_by_tick_and_tombstone_expiry() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(idle_s=5, closed_ttl_s=60, window_events=0))
+    run(sz, store, [batch(0), batch(1)], now=1000.0)
+    assert apply(store, sz.on_tick(0, 4000.0)) == []            # not idle yet
+    assert apply(store, sz.on_tick(1, 9000.0)) == []            # another partition's tick
+    recs = apply(store, sz.on_tick(0, 9000.0))
+    assert [(r.cause, r.n_events) for r in recs] == [("idle", 20)]
+    assert store["h:sess-0001"]["closed"]
+    apply(store, sz.on_tick(0, 9000.0 + 61_000))
+    assert store == {}
+
+
+def test_missing_batch_waits_then_idle_close_says_exit() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(idle_s=5, window_events=0))
+    recs, _ = run(sz, store, [batch(0), batch(2, final=True)], now=0.0)
+    assert recs == []                                          # waits for seq 1
+    recs = apply(store, sz.on_tick(0, 10_000.0))
+    assert [(r.cause, r.n_events) for r in recs] == [("exit", 20)]
+
+
+def test_length_cap_closes_and_the_rest_continues_as_a_new_segment() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(max_events=35, window_events=0))
+    recs, dropped = run(sz, store, [batch(i) for i in range(7)] + [batch(7, final=True)])
+    assert dropped == []
+    assert [(r.session_id, r.cause, r.n_events) for r in recs] == [
+        ("sess-0001", "cap", 40), ("sess-0001~1", "cap", 40)]
+    assert recs[1].x == list(range(40, 80))                  # nothing lost, nothing twice
+    assert all(not k.startswith("b:") for k in store)
+
+
+def test_movement_after_an_idle_close_is_a_continuation_not_dropped() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(idle_s=5, closed_ttl_s=60, window_events=0))
+    run(sz, store, [batch(0), batch(1)], now=0.0)
+    assert [r.session_id for r in apply(store, sz.on_tick(0, 10_000.0))] == ["sess-0001"]
+    # the person comes back: batches 3 then 2 (out of order), then a retry of batch 1
+    recs, dropped = run(sz, store, [batch(3), batch(2), batch(1)], now=11_000.0)
+    assert recs == [] and dropped == ["duplicate"]
+    recs, _ = run(sz, store, [batch(4, final=True)], now=12_000.0)
+    assert [(r.session_id, r.cause) for r in recs] == [("sess-0001~1", "exit")]
+    assert recs[0].x == list(range(20, 50))
+    # idle again after the exit: a late duplicate is dropped, new movement opens segment 2
+    again, dropped = run(sz, store, [batch(2), batch(5)], now=13_000.0)
+    assert dropped == ["late"]
+    recs = apply(store, sz.on_tick(0, 30_000.0))
+    assert [(r.session_id, r.cause, r.x[0]) for r in recs] == [("sess-0001~2", "idle", 50)]
+    # the first segment's tombstone outlives its continuation, then everything is forgotten
+    apply(store, sz.on_tick(0, 75_000.0))
+    assert "h:sess-0001" in store and "h:sess-0001~1" not in store
+    apply(store, sz.on_tick(0, 95_000.0))
+    apply(store, sz.on_tick(0, 95_000.0))
+    assert store == {}
+
+
+def test_rolling_windows_during_a_long_session() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(window_events=25))
+    recs, _ = run(sz, store, [batch(i) for i in range(6)] + [batch(6, final=True)])
+    windows = [r for r in recs if r.cause == "window"]
+    assert [w.part for w in windows] == [0, 1]
+    assert all(w.n_events == 25 for w in windows)
+    assert windows[0].x == list(range(5, 30))
+    assert recs[-1].part == "final" and recs[-1].n_events == 70
+
+
+def test_pending_gap_is_given_up_after_max_pending() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(max_pending=2, window_events=0))
+    recs, dropped = run(sz, store, [batch(0), batch(2), batch(3), batch(4, final=True)])
+    assert "gap" in dropped
+    assert [(r.cause, r.n_events) for r in recs] == [("exit", 40)]
+    held = {k for k in store if k.startswith("b:")}
+    assert held == set()
+
+
+def test_session_record_round_trip_and_errors() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(window_events=0))
+    rec = run(sz, store, [batch(0, final=True)])[0][0]
+    back = SessionRecord.from_bytes(rec.to_bytes())
+    assert back == rec
+    traj = back.to_trajectory()
+    assert len(traj) == 10 and traj.screen == (800, 600)
+    assert np.all(np.diff(traj.t) >= 0)
+    for bad, word in [(b"\xff", "JSON"), (b"[]", "object"), (b"{}", "lacks"),
+                      (rec.to_bytes().replace(b'"part":"final"', b'"part":-1'), "part"),
+                      (rec.to_bytes().replace(b'"screen":[800,600]', b'"screen":[0,1]'),
+                       "screen")]:
+        with pytest.raises(SessionRecordError, match=word):
+            SessionRecord.from_bytes(bad)
+
+
+def test_tick_index_follows_writes_and_rescans_recovered_state() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(idle_s=1, window_events=0), rescan_every=3)
+    run(sz, store, [batch(0)], now=0.0)
+    assert apply(store, sz.on_tick(0, 500.0)) == []       # tick 0: full scan, nothing idle
+    assert sz.open_sessions() == 1
+    # state that appears without passing through this instance (changelog recovery)
+    other = Sessionizer(store, SessionizerConfig(window_events=0))
+    apply(store, other.on_batch(batch(0, sid="sess-0002"), 0, 0.0))
+    closed = [r.session_id for _ in range(2) for r in apply(store, sz.on_tick(0, 5000.0))]
+    assert closed == ["sess-0001"]                           # ticks 1, 2 use the index
+    later = [r.session_id for r in apply(store, sz.on_tick(0, 5000.0))]
+    assert later == ["sess-0002"]                            # tick 3 rescans the store
+
+
+def test_huge_sequence_gap_is_cheap_and_header_stays_small() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(max_pending=2, window_events=0))
+    far = 2**31 - 10
+    recs, dropped = run(sz, store, [batch(0)] + [batch(far + i) for i in range(3)]
+                        + [batch(far + 3, final=True)])
+    assert dropped == ["gap"]
+    assert [(r.cause, r.n_events) for r in recs] == [("exit", 50)]
+    long_store: dict[str, Any] = {}
+    sz = Sessionizer(long_store, SessionizerConfig(window_events=0, max_events=10**6))
+    run(sz, long_store, [batch(i, n=1) for i in range(3000)])
+    assert len(json.dumps(long_store["h:sess-0001"])) < 500     # not one entry per batch
+
+
+def test_no_idle_close_while_the_partition_has_a_backlog() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(idle_s=1, window_events=0))
+    run(sz, store, [batch(0)], now=0.0)
+    assert apply(store, sz.on_tick(0, 60_000.0, close_idle=False)) == []
+    recs, _ = run(sz, store, [batch(1, final=True)], now=61_000.0)
+    assert [(r.cause, r.n_events) for r in recs] == [("exit", 20)]

@@ -1,0 +1,124 @@
+"""Helpers of the pipeline integration tests: a tiny model, and ingest + Faust workers started
+as real subprocesses (``cursorprint ingest`` / ``cursorprint worker``) on the fixture's stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cursorprint.stream.devtools import readiness
+from cursorprint.stream.devtools.stack import free_port
+from cursorprint.stream.settings import Settings, load_settings
+
+__all__ = ["tiny_model", "Proc", "pipeline_env", "start", "wait_ready", "read_topic",
+           "settings_from_env"]
+
+
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny synthetic model (seconds to train), shared by the pipeline test modules."""
+    out = tmp_path_factory.getbasetemp() / "pipeline-model"
+    if not (out / "model.json").is_file():
+        from cursorprint.model.data.synthetic import synth_users
+        from cursorprint.model.training.train import SYNTHETIC_CONFIG, train_model
+
+        # motion statistics on, so the stream's scorer and enrollment use that path
+        cfg = replace(SYNTHETIC_CONFIG, epochs=1, seed=3, progress=False,
+                      max_windows_per_user=60, head_windows_per_user=60, motion_features=True)
+        train_model(synth_users(3, 2, 1500, seed=3), out, cfg)
+    return out
+
+
+def pipeline_env(st: Settings, home: Path, model: Path, **extra: Any) -> dict[str, str]:
+    """CURSORPRINT_* variables pointing subprocesses at the test stack with short timeouts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CURSORPRINT_")}
+    env.update({
+        "CURSORPRINT_KAFKA_BOOTSTRAP": st.kafka_bootstrap, "CURSORPRINT_REDIS_URL": st.redis_url,
+        "CURSORPRINT_TOPIC_PARTITIONS": str(st.topic_partitions),
+        "CURSORPRINT_HOME": str(home), "CURSORPRINT_MODEL_DIR": str(model),
+        "CURSORPRINT_INGEST_PORT": str(free_port()),
+        "CURSORPRINT_INGEST_CLIENT_RATE": "100000", "CURSORPRINT_INGEST_CLIENT_BURST": "100000",
+        "CURSORPRINT_SESSION_IDLE_S": "3", "CURSORPRINT_SESSION_TICK_S": "0.5",
+        "CURSORPRINT_SCORER_BATCH_WITHIN_S": "0.2", "CURSORPRINT_HEAD_CACHE_TTL_S": "1",
+        "CURSORPRINT_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+    })
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def settings_from_env(env: dict[str, str]) -> Settings:
+    return load_settings(environ={k: v for k, v in env.items() if k.startswith("CURSORPRINT_")})
+
+
+class Proc:
+    """A started ``cursorprint`` subprocess with its log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.args = args
+        self.log = log
+        self._fh = open(log, "ab")
+        self.p = subprocess.Popen([sys.executable, "-m", "cursorprint.stream.cli", *args],
+                                  env=env, stdout=self._fh, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+
+    def kill9(self) -> None:
+        self.p.send_signal(signal.SIGKILL)
+        self.p.wait(10)
+
+    def stop(self) -> None:
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(20)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(10)
+        self._fh.close()
+
+    def tail(self, n: int = 3000) -> str:
+        return self.log.read_bytes()[-n:].decode(errors="replace")
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> Proc:
+    return Proc(args, env, log)
+
+
+def wait_ready(url: str, proc: Proc, timeout: float = 120.0) -> None:
+    """Poll ``url`` (a /readyz) until it answers 200; fail with the service's log tail."""
+    try:
+        readiness.wait_ready(url, proc.p, timeout)
+    except readiness.NotReady as exc:
+        raise AssertionError(f"{exc}:\n{proc.tail()}") from None
+
+
+def read_topic(st: Settings, topic: str, until: Any, timeout: float = 60.0,
+               ) -> list[dict[str, Any]]:
+    """Every JSON message of ``topic`` from the start, polled until ``until(messages)``."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=st.kafka_bootstrap_list, group_id=None,
+                             auto_offset_reset="earliest", enable_auto_commit=False)
+    got: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for msgs in consumer.poll(timeout_ms=500).values():
+                got.extend(json.loads(m.value) for m in msgs)
+            if until(got):
+                break
+    finally:
+        consumer.close()
+    return got
+
+
+def ids(messages: Iterable[dict[str, Any]], key: str) -> set[str]:
+    return {str(m[key]) for m in messages}
