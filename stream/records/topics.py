@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["TopicSpec", "POINTER_BATCHES", "SESSIONS", "SESSION_SCORES", "FRAUD_ALERTS",
-           "DEAD_LETTER", "TRUSTED_SESSIONS", "ALL_TOPICS", "topic_specs"]
+           "DEAD_LETTER", "TRUSTED_SESSIONS", "ALL_TOPICS", "CHANGELOG_CONFIGS", "topic_specs"]
 
 POINTER_BATCHES = "pointer-batches"
 SESSIONS = "sessions"
@@ -18,6 +18,13 @@ DEAD_LETTER = "dead-letter"
 TRUSTED_SESSIONS = "trusted-sessions"
 
 ALL_TOPICS = (POINTER_BATCHES, SESSIONS, SESSION_SCORES, FRAUD_ALERTS, DEAD_LETTER, TRUSTED_SESSIONS)
+
+# The sessionizer's changelog: every batch is written once and deleted when its session closes,
+# so almost all of it is dead weight that a restart would read back. Kafka compacts only closed
+# segments (1 GB by default): roll one every 10 minutes and drop tombstones after an hour, so
+# recovery reads about the open sessions, not the history.
+CHANGELOG_CONFIGS = {"segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1",
+                     "delete.retention.ms": "3600000"}
 
 
 @dataclass(frozen=True)

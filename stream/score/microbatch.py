@@ -19,6 +19,7 @@ import numpy as np
 
 from cursorprint.model.features.windows import REASON_TOO_FEW_EVENTS, aggregate, normalise_rate
 from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, SessionScore
+from cursorprint.stream.records.dead_letter import DeadLetter
 from cursorprint.stream.records.scores import (
     REASON_ABOVE_THRESHOLD,
     Alert,
@@ -35,7 +36,7 @@ from cursorprint.stream.score.abuse import (
     scripted_reasons,
 )
 
-__all__ = ["MicroBatchScorer", "BatchResult", "DeadLetter", "ModelLike",
+__all__ = ["MicroBatchScorer", "BatchResult", "ModelLike",
            "REASON_HEAD_INCOMPATIBLE"]
 
 log = logging.getLogger(__name__)
@@ -55,15 +56,6 @@ class ModelLike(Protocol):
     def embed(self, images: np.ndarray) -> np.ndarray: ...
     def with_motion(self, emb: np.ndarray, motion: np.ndarray) -> np.ndarray: ...
     def score_embeddings(self, user_key: str, emb: np.ndarray) -> Any: ...
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A record that could not be processed, with the error."""
-
-    source: str
-    error: str
-    value: bytes
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Sessionizer logic: pointer batches -> page sessions -> ``sessions`` records.
 
 Pure and synchronous so unit tests drive it with a plain dict; the Faust agent in
-:mod:`cursorprint.stream.worker.app` passes its changelogged table as the store.
+:mod:`cursorprint.stream.sessionize.agent` passes its changelogged table as the store.
 
 State layout (one store, so one changelog):
 

@@ -170,7 +170,7 @@ def test_poison_records_go_to_dead_letter_and_agents_go_on(pipeline: Pipeline) -
 def test_sessionizer_changelog_is_compacted_often(pipeline: Pipeline) -> None:
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
-    from cursorprint.stream.worker.app import CHANGELOG_CONFIGS
+    from cursorprint.stream.records.topics import CHANGELOG_CONFIGS
 
     admin = KafkaAdminClient(bootstrap_servers=pipeline.settings.kafka_bootstrap_list)
     try:

@@ -304,8 +304,8 @@ def test_scoring_goes_on_while_the_replay_store_fails() -> None:
 
 
 def test_worker_replay_detector_follows_the_settings() -> None:
+    from cursorprint.stream.score.runtime import replay_detector
     from cursorprint.stream.settings import SettingsError, load_settings
-    from cursorprint.stream.worker.app import replay_detector
 
     assert replay_detector(load_settings(environ={"CURSORPRINT_REPLAY_CHECK": "off"})) is None
     det = replay_detector(load_settings(environ={"CURSORPRINT_REPLAY_TTL_S": "120"}))
@@ -318,23 +318,22 @@ def test_worker_replay_detector_follows_the_settings() -> None:
 
 def test_degraded_gauge_flips_once_per_state_change() -> None:
     from cursorprint.stream import metrics as m
+    from cursorprint.stream.score.agent import ReplayHealth
     from cursorprint.stream.score.microbatch import BatchResult
-    from cursorprint.stream.worker.app import _note_replay_health, _State
 
     gauge = m.DEGRADED.labels(dependency="replay_store")
     errors = m.REDIS_ERRORS.labels(service="scorer")
-    state, before = _State(), errors._value.get()
+    health, before = ReplayHealth(), errors._value.get()
     try:
-        _note_replay_health(state, BatchResult(replay_errors=3))
-        assert state.replay_degraded and gauge._value.get() == 1
-        _note_replay_health(state, BatchResult(replay_errors=1))
-        _note_replay_health(state, BatchResult())             # nothing checked: no news
-        assert state.replay_degraded and gauge._value.get() == 1
+        health.note(BatchResult(replay_errors=3))
+        assert health.degraded and gauge._value.get() == 1
+        health.note(BatchResult(replay_errors=1))
+        health.note(BatchResult())             # nothing checked: no news
+        assert health.degraded and gauge._value.get() == 1
         assert errors._value.get() - before == 4
-        _note_replay_health(state, BatchResult(replay_checked=2))
-        assert not state.replay_degraded and gauge._value.get() == 0
+        health.note(BatchResult(replay_checked=2))
+        assert not health.degraded and gauge._value.get() == 0
     finally:
-        state.executor.shutdown()
         gauge.set(0)
 
 

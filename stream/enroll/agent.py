@@ -1,0 +1,41 @@
+"""The enrollment agent: ``trusted-sessions`` (sessions known to be the owner's) -> heads.
+
+Runs on the scorer worker's model thread (:class:`~cursorprint.stream.score.runtime.ModelRuntime`)
+so enrollment embeds with exactly the model that scores; a new head is published through the
+head store and picked up by every scorer without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from cursorprint.stream.records import topics
+from cursorprint.stream.records.dead_letter import SendDeadLetter
+from cursorprint.stream.records.session import SessionRecord, SessionRecordError
+from cursorprint.stream.score.runtime import ModelRuntime
+
+__all__ = ["add_enroller"]
+
+log = logging.getLogger(__name__)
+
+
+def add_enroller(app: faust.App, runtime: ModelRuntime, send_dead: SendDeadLetter) -> None:
+    """Add the ``enroll`` agent to ``app``."""
+    trusted = app.topic(topics.TRUSTED_SESSIONS, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(trusted, name="enroll")
+    async def enroll(stream: Any) -> None:
+        enroller = (await runtime.ready()).enroller
+        async for event in stream.events():
+            raw = bytes(event.value or b"")
+            try:
+                rec = SessionRecord.from_bytes(raw)
+                version, n = await runtime.run(enroller.add_sessions, rec.user,
+                                               [rec.to_trajectory()])
+                log.info("enroll: a user now has %d trusted windows (head %s)", n, version)
+            except (SessionRecordError, ValueError) as exc:
+                await send_dead(topics.TRUSTED_SESSIONS, f"{type(exc).__name__}: {exc}", raw,
+                                event.message.partition, event.message.offset)

@@ -1,0 +1,108 @@
+"""The scorer's Faust agent: ``sessions`` in micro-batches -> ``session-scores``, ``fraud-alerts``.
+
+Thin by design: :class:`~cursorprint.stream.score.microbatch.MicroBatchScorer` does the work on
+the model thread; this module batches with ``stream.take``, publishes the results, waits for the
+broker before the next micro-batch, and keeps the metrics.
+
+The scorer also runs the abuse checks (scripted movement, and with ``CURSORPRINT_REPLAY_CHECK``
+the replayed-recording check against fingerprints in the heads' Redis). While that Redis fails,
+sessions are still scored, with the reason ``replay_check_unavailable``,
+``cursorprint_redis_errors_total{service="scorer"}`` counting and
+``cursorprint_degraded{dependency="replay_store"}`` at 1 until a check succeeds again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+from cursorprint.stream import metrics as m
+from cursorprint.stream.records import topics
+from cursorprint.stream.records.dead_letter import DeadLetter, SendDeadLetter
+from cursorprint.stream.score.abuse import REASON_REPLAY_UNCHECKED
+from cursorprint.stream.score.microbatch import BatchResult
+from cursorprint.stream.score.runtime import ModelRuntime
+from cursorprint.stream.settings import Settings
+
+__all__ = ["add_scorer", "ReplayHealth"]
+
+log = logging.getLogger(__name__)
+
+
+class ReplayHealth:
+    """Counts replay-store failures; flips the degraded gauge (and logs) only on a change."""
+
+    def __init__(self) -> None:
+        self.degraded = False
+
+    def note(self, res: BatchResult) -> None:
+        if res.replay_errors:
+            m.REDIS_ERRORS.labels(service="scorer").inc(res.replay_errors)
+        if res.replay_errors and not self.degraded:
+            log.warning("scorer: replay store (Redis) unreachable; sessions are scored without "
+                        "the replay check (reason %s)", REASON_REPLAY_UNCHECKED)
+        elif res.replay_checked and not res.replay_errors and self.degraded:
+            log.warning("scorer: replay store (Redis) reachable again")
+        else:
+            return
+        self.degraded = not self.degraded
+        m.DEGRADED.labels(dependency="replay_store").set(1 if self.degraded else 0)
+
+
+def add_scorer(app: faust.App, settings: Settings, runtime: ModelRuntime,
+               ready: dict[str, bool], send_dead: SendDeadLetter,
+               on_scored: Callable[[list[bytes], BatchResult], None]) -> None:
+    """Add the ``score`` agent (and a task that loads the model at start-up) to ``app``.
+
+    ``on_scored(raw records, result)`` is told about every published micro-batch (the worker's
+    demo views keep the latest scores)."""
+    sessions = app.topic(topics.SESSIONS, key_serializer="raw", value_serializer="raw")
+    scores_topic = app.topic(topics.SESSION_SCORES, key_serializer="raw", value_serializer="raw")
+    alerts_topic = app.topic(topics.FRAUD_ALERTS, key_serializer="raw", value_serializer="raw")
+    ready["scorer"] = False
+    health = ReplayHealth()
+
+    async def publish(res: BatchResult) -> None:
+        health.note(res)
+        for dead in res.dead:
+            await send_dead(dead.source, dead.error, dead.value)
+        futures = []
+        for s in res.scores:
+            futures.append(await scores_topic.send(key=s.user.encode(), value=s.to_bytes()))
+            m.SCORES.observe(s.score)
+            m.SCORED_SESSIONS.labels(site=s.site).inc()
+        for a in res.alerts:
+            futures.append(await alerts_topic.send(key=a.user.encode(), value=a.to_bytes()))
+            for reason in a.reasons:
+                m.ALERTS.labels(site=a.site, reason=reason).inc()
+        for fut in futures:
+            await fut
+
+    @app.agent(sessions, name="score")
+    async def score(stream: Any) -> None:
+        scorer = (await runtime.ready()).scorer
+        ready["scorer"] = True
+        async for values in stream.take(settings.scorer_batch_size,
+                                        within=settings.scorer_batch_within_s):
+            raws = [bytes(v or b"") for v in values]
+            try:
+                res = await runtime.run(scorer.score_batch, raws)
+            except Exception as exc:  # noqa: BLE001 - a model failure must not stop the agent
+                log.exception("scorer: micro-batch failed")
+                res = BatchResult(dead=[DeadLetter(topics.SESSIONS, f"{type(exc).__name__}: "
+                                                   f"{exc}", r) for r in raws])
+            if res.n_images:
+                m.SCORER_BATCH_SIZE.observe(res.n_images)
+                m.INFERENCE_SECONDS.labels(stage="raster").observe(res.raster_seconds)
+                m.INFERENCE_SECONDS.labels(stage="backbone").observe(res.embed_seconds)
+                m.INFERENCE_SECONDS.labels(stage="head").observe(res.head_seconds)
+            await publish(res)
+            on_scored(raws, res)
+
+    @app.task
+    async def warm_up() -> None:
+        await runtime.ready()
+        ready["scorer"] = True

@@ -1,0 +1,130 @@
+"""The sessionizer's Faust agents: ``pointer-batches`` in, ``sessions`` out, state in a table.
+
+Thin by design: the logic is :class:`~cursorprint.stream.sessionize.logic.Sessionizer`, the
+Faust workarounds are in :mod:`~cursorprint.stream.sessionize.faust_internals`. This module only
+moves records between them and Kafka, in the order that makes delivery at-least-once: publish a
+step's records and wait for the broker, then write the state, then let Faust commit.
+
+The table uses Faust's in-memory store with a changelog topic (no RocksDB): the state per open
+session is bounded (length cap, out-of-order limit) and rebuilt from the changelog at start-up.
+Idle sessions are closed by a timer that sends a tick to every partition of a private
+co-partitioned topic; the tick agent then closes sessions *inside* a stream event, which is what
+Faust requires to write a changelogged table.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from cursorprint.stream import metrics as m
+from cursorprint.stream.records import topics
+from cursorprint.stream.records.dead_letter import SendDeadLetter
+from cursorprint.stream.records.wire import PointerBatchRecord, WireError
+from cursorprint.stream.sessionize import faust_internals as fi
+from cursorprint.stream.sessionize.kafka_read import read_range
+from cursorprint.stream.sessionize.logic import Outcome, Sessionizer, SessionizerConfig
+from cursorprint.stream.settings import Settings
+
+__all__ = ["add_sessionizer"]
+
+log = logging.getLogger(__name__)
+
+
+def _now_ms() -> float:
+    return time.time() * 1000.0
+
+
+def add_sessionizer(app: faust.App, settings: Settings, ready: dict[str, bool],
+                    send_dead: SendDeadLetter) -> Sessionizer:
+    """Add the ``sessionize`` and ``idle-close`` agents and the tick timer to ``app``."""
+    batches = app.topic(topics.POINTER_BATCHES, key_serializer="raw", value_serializer="raw")
+    sessions = app.topic(topics.SESSIONS, key_serializer="raw", value_serializer="raw")
+    ticks = app.topic(f"{app.conf.id}-ticks", partitions=settings.topic_partitions,
+                      internal=True, key_serializer="raw", value_serializer="raw",
+                      retention=3600.0)
+    table = app.Table("sessionizer-state", default=None, partitions=settings.topic_partitions,
+                      schema=faust.Schema(key_serializer="json", value_serializer="json"),
+                      extra_topic_configs=topics.CHANGELOG_CONFIGS)
+    cfg = SessionizerConfig(idle_s=settings.session_idle_s,
+                            max_events=settings.session_max_events,
+                            window_events=settings.session_window_events,
+                            max_pending=settings.session_max_pending)
+    ready["sessionizer"] = False
+    sz = Sessionizer(table, cfg)     # shared by both agents (one event loop)
+    handled: dict[int, int] = {}     # partition -> last pointer-batches offset the agent handled
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # called (app, revoked, signal=)
+    async def forget_handled(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Offsets handled before a rebalance say nothing once the partition comes back."""
+        for tp in fi.revoked_partitions(args, kwargs):
+            if tp.topic == topics.POINTER_BATCHES:
+                handled.pop(tp.partition, None)
+
+    async def apply(out: Outcome) -> None:
+        futures = [await sessions.send(key=rec.key, value=rec.to_bytes()) for rec in out.records]
+        for fut in futures:
+            await fut          # acknowledged before the state says "closed"
+        await fi.write_table(table, out.writes)
+        sz.note_writes(out)
+        for reason in out.dropped:
+            m.BATCHES_DROPPED.labels(reason=reason).inc()
+            if reason == "gap":     # accepted events given up on: worth a line in the log
+                log.warning("sessionizer: gave up waiting for a missing batch (sequence gap)")
+        for rec in out.records:
+            if rec.part == "final":
+                m.SESSIONS_CLOSED.labels(cause=rec.cause).inc()
+                m.SESSION_EVENTS.observe(rec.n_events)
+                m.SESSION_DURATION.observe(rec.t[-1] - rec.t[0] if rec.t else 0.0)
+
+    async def handle(partition: int, offset: int, value: bytes) -> None:
+        try:
+            rec = PointerBatchRecord.from_bytes(value)
+        except WireError as exc:
+            await send_dead(topics.POINTER_BATCHES, str(exc), value, partition, offset)
+        else:
+            await apply(sz.on_batch(rec, partition, _now_ms()))
+        handled[partition] = offset
+
+    async def fill_skipped(partition: int, offset: int) -> None:
+        """Handle the batches Faust skipped before ``offset``, read straight from Kafka (a seek
+        cannot undo a skip: Faust drops re-fetched offsets below its read offset). Any that
+        Faust delivers later after all are dropped as duplicates by sequence number."""
+        tp = TP(topics.POINTER_BATCHES, partition)
+        expected = fi.first_unhandled(app.consumer, tp, handled.get(partition))
+        if expected is None or offset <= expected:
+            return
+        log.warning("sessionizer: the consumer skipped offsets %d..%d of %s; reading them "
+                    "directly", expected, offset - 1, tp)
+        for rec_offset, value in await read_range(settings, tp.topic, partition, expected,
+                                                  offset):
+            await handle(partition, rec_offset, value)
+
+    @app.agent(batches, name="sessionize")
+    async def sessionize(stream: Any) -> None:
+        ready["sessionizer"] = True
+        async for event in stream.events():
+            msg = event.message
+            await fill_skipped(msg.partition, msg.offset)
+            await handle(msg.partition, msg.offset, event.value or b"")
+
+    @app.agent(ticks, name="idle-close")
+    async def idle_close(stream: Any) -> None:
+        async for event in stream.events():
+            p = event.message.partition
+            done = await fi.caught_up(app.consumer, TP(topics.POINTER_BATCHES, p),
+                                      handled.get(p))
+            await apply(sz.on_tick(p, _now_ms(), close_idle=done))
+
+    @app.timer(interval=settings.session_tick_s)
+    async def tick() -> None:
+        for p in range(settings.topic_partitions):
+            await ticks.send(key=b"tick", value=b"1", partition=p)
+        # read-only scan: the gauge is right after a restart too (state comes from the changelog)
+        m.OPEN_SESSIONS.set(sz.open_sessions())
+
+    return sz
