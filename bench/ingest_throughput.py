@@ -71,7 +71,7 @@ async def direct(settings: Settings, bodies: list[bytes], concurrency: int) -> f
                for b in bodies]
     values = [(r.key, r.to_bytes()) for r in records]
     by_value = dict(zip(bodies, values, strict=True))
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all",
                                 enable_idempotence=True, linger_ms=1)
     await producer.start()
     try:
@@ -129,7 +129,7 @@ def main() -> int:
         stack.up()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURSORPRINT_")}
-    env.update({"CURSORPRINT_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+    env.update({"CURSORPRINT_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
                 "CURSORPRINT_SITES": f"bench={SECRET}={ORIGIN}",
                 "CURSORPRINT_INGEST_CLIENT_RATE": "1000000", "CURSORPRINT_INGEST_CLIENT_BURST": "1000000",
                 "CURSORPRINT_INGEST_SITE_RATE": "1000000", "CURSORPRINT_INGEST_SITE_BURST": "1000000",

@@ -54,7 +54,7 @@ def records(settings: Settings, sessions: list[Any], run: str) -> tuple[list[lis
         msgs = []
         for b in to_batches(s.traj, site="demo", token="t.t", sid=sid, start_ms=int(now)):
             rec = PointerBatchRecord.from_wire(parse_wire_batch(b, now),
-                                               user_key("demo", s.user, settings.pseudonym_secret),
+                                               user_key("demo", s.user, settings.ingest.pseudonym_secret),
                                                now)
             msgs.append((rec.key, rec.to_bytes()))
             n += len(b["ev"]["dt"])
@@ -66,7 +66,7 @@ async def produce(settings: Settings, topic: str, per_session: list[list[tuple[b
                   gap_s: float = 0.0) -> None:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all",
                                 linger_ms=5, max_request_size=4 * 1024 * 1024)
     await producer.start()
     try:
@@ -85,7 +85,7 @@ async def consume_until(settings: Settings, topic: str, done: Any, start_at_end:
                         timeout: float = 600.0) -> list[Any]:
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap,
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka.bootstrap,
                                 group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="latest" if start_at_end else "earliest",
                                 max_partition_fetch_bytes=8 * 1024 * 1024)
@@ -108,9 +108,9 @@ async def bare(settings: Settings, per_session: list[list[tuple[bytes, bytes]]])
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     topic = f"bench-bare-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
     await admin.start()
-    await admin.create_topics([NewTopic(topic, settings.topic_partitions, 1)])
+    await admin.create_topics([NewTopic(topic, settings.topics.partitions, 1)])
     await admin.close()
     total = sum(len(m) for m in per_session)
     t0 = time.perf_counter()
@@ -161,7 +161,7 @@ def main() -> int:
         stack = Stack(settings)
         print("starting a private stack ...", flush=True)
         stack.up()
-    model = Path(settings.model_dir)
+    model = Path(settings.scorer.model_dir)
     if not (model / "model.json").is_file():
         from cursorprint.model.data.synthetic import synth_users
         from cursorprint.model.training.train import SYNTHETIC_CONFIG, train_model
@@ -170,9 +170,9 @@ def main() -> int:
         train_model(synth_users(3, 2, 1500, seed=3), model,
                     replace(SYNTHETIC_CONFIG, epochs=1, progress=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURSORPRINT_")}
-    env.update({"CURSORPRINT_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-                "CURSORPRINT_REDIS_URL": settings.redis_url,
-                "CURSORPRINT_TOPIC_PARTITIONS": str(settings.topic_partitions),
+    env.update({"CURSORPRINT_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
+                "CURSORPRINT_REDIS_URL": settings.redis.url,
+                "CURSORPRINT_TOPIC_PARTITIONS": str(settings.topics.partitions),
                 "CURSORPRINT_HOME": tmp.name, "CURSORPRINT_MODEL_DIR": str(model),
                 "CURSORPRINT_LOG_LEVEL": "WARNING"})
     web_s, web_c = free_port(), free_port()
@@ -204,7 +204,7 @@ def main() -> int:
         tmp.cleanup()
     bare_eps, pipe_eps = n_events / t_bare, n_events / t_pipe
     print(f"{len(main_set)} Balabit sessions, {n_msgs} pointer batches, {n_events} events, "
-          f"{settings.topic_partitions} partitions, model {model}")
+          f"{settings.topics.partitions} partitions, model {model}")
     print(f"bare broker produce+consume : {bare_eps:10,.0f} events/s ({t_bare:.2f} s)")
     print(f"pipeline (sessionize+score) : {pipe_eps:10,.0f} events/s ({t_pipe:.2f} s)")
     print(f"ratio pipeline/bare = {pipe_eps / bare_eps:.3f}")

@@ -298,8 +298,8 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURSORPRINT_")}
     env.update(stack.connection_env())
     env.update({"CURSORPRINT_HOME": str(Path(tmp.name) / "svc"),
-                "CURSORPRINT_TOPIC_PARTITIONS": str(settings.topic_partitions),
-                "CURSORPRINT_SITES": settings.sites, "CURSORPRINT_MODEL_DIR": str(model),
+                "CURSORPRINT_TOPIC_PARTITIONS": str(settings.topics.partitions),
+                "CURSORPRINT_SITES": settings.ingest.sites, "CURSORPRINT_MODEL_DIR": str(model),
                 "CURSORPRINT_INGEST_PORT": str(ports["ingest"]),
                 "CURSORPRINT_INGEST_CLIENT_RATE": "100000",
                 "CURSORPRINT_INGEST_CLIENT_BURST": "100000",

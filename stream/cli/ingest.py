@@ -30,15 +30,15 @@ def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from cursorprint.stream.ingest.service import create_app
-    from cursorprint.stream.settings import load_settings
+    from cursorprint.stream.settings import ROLE_SECTIONS, load_settings
 
-    settings = load_settings()
-    host = args.host or settings.ingest_host
-    port = settings.ingest_port if args.port is None else args.port
+    settings = load_settings(sections=ROLE_SECTIONS["ingest"])
+    host = args.host or settings.ingest.host
+    port = settings.ingest.port if args.port is None else args.port
     if not 0 < port < 65536:
         print(f"cursorprint ingest: --port {port}: not a TCP port", file=sys.stderr)
         return 2
-    print(f"ingest: http://{host}:{port}/v1/batches -> Kafka {settings.kafka_bootstrap}"
+    print(f"ingest: http://{host}:{port}/v1/batches -> Kafka {settings.kafka.bootstrap}"
           + (f"; demo page http://{host}:{port}/demo" if args.demo else ""), flush=True)
     web.run_app(create_app(settings, demo=args.demo), host=host, port=port, print=None,
                 access_log=None)
@@ -49,7 +49,7 @@ def _mint(args: argparse.Namespace) -> int:
     from cursorprint.stream.ingest.identity import mint_token
     from cursorprint.stream.settings import load_settings
 
-    sites = load_settings().site_configs()
+    sites = load_settings(sections=("ingest",)).ingest.site_configs()
     site = sites.get(args.site)
     if site is None:
         print(f"cursorprint token mint: --site {args.site!r}: unknown site "

@@ -39,12 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_settings(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from cursorprint.stream.settings import env_name
-    s = load_settings()
-    for f in dataclasses.fields(s):
-        print(f"{env_name(f.name)}={getattr(s, f.name)}")
+    for var, value in load_settings().values().items():
+        print(f"{var}={value}")
     return 0
 
 
@@ -52,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = load_settings()
+        settings = load_settings(sections=("general",))
     except SettingsError as exc:
         print(f"cursorprint: bad setting: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ import time
 import uuid
 
 from cursorprint.stream.devtools.stack import Stack, StackError
-from cursorprint.stream.settings import load_settings
+from cursorprint.stream.settings import ROLE_SECTIONS, load_settings
 
 __all__ = ["register", "smoke_round_trip"]
 # `cursorprint run` (the main job) lives in cursorprint.stream.devtools.main_job.
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _up(args: argparse.Namespace) -> int:
-    stack = Stack(load_settings())
+    stack = Stack(load_settings(sections=ROLE_SECTIONS["stack"]))
     try:
         stack.up()
     except StackError as exc:
@@ -44,13 +44,13 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    Stack(load_settings()).down()
+    Stack(load_settings(sections=ROLE_SECTIONS["stack"])).down()
     print("stack stopped")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    statuses = Stack(load_settings()).status()
+    statuses = Stack(load_settings(sections=ROLE_SECTIONS["stack"])).status()
     for s in statuses:
         print(f"{s.name}: port {s.port} {'up' if s.answering else 'down'}"
               f"{f' pid {s.pid}' if s.pid else ''}")
@@ -82,7 +82,7 @@ def smoke_round_trip(bootstrap: list[str], redis_url: str, topic: str = "smoke")
 
 
 def _smoke(args: argparse.Namespace) -> int:
-    s = load_settings()
-    took = smoke_round_trip(s.kafka_bootstrap_list, s.redis_url)
+    s = load_settings(sections=("kafka", "redis"))
+    took = smoke_round_trip(s.kafka.bootstrap_list, s.redis.url)
     print(f"smoke round trip ok: Kafka produce+consume and Redis set+get in {took:.2f}s")
     return 0

@@ -74,18 +74,16 @@ def register(sub: Any) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from cursorprint.stream.settings import ROLE_SECTIONS, load_settings
 
-    from cursorprint.stream.settings import load_settings
-
-    settings = load_settings()
+    settings = load_settings(sections=ROLE_SECTIONS[args.role])
     if args.web_port is not None:
         if not 0 < args.web_port < 65536:
             print(f"cursorprint worker: --web-port {args.web_port}: not a TCP port",
                   file=sys.stderr)
             return 2
-        settings = replace(settings, worker_web_port=args.web_port)
-    model_dir = args.model or settings.model_dir
+        settings = settings.replace(worker_web_port=args.web_port)
+    model_dir = args.model or settings.scorer.model_dir
     if args.role in ("scorer", "all") and not (Path(model_dir) / "model.json").is_file():
         print(f"cursorprint worker: no model in {model_dir} (run `cursorprint train "
               "--synthetic` or set CURSORPRINT_MODEL_DIR)", file=sys.stderr)
@@ -116,12 +114,12 @@ def _enroll(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     if args.user is not None:
-        sites = settings.site_configs()
+        sites = settings.ingest.site_configs()
         if args.site not in sites:
             print(f"cursorprint enroll: --site {args.site!r}: unknown site (configured: "
                   f"{', '.join(sorted(sites))})", file=sys.stderr)
             return 2
-        key = user_key(args.site, args.user, settings.pseudonym_secret)
+        key = user_key(args.site, args.user, settings.ingest.pseudonym_secret)
     else:
         key = args.user_key
         if not re.fullmatch(r"[0-9a-f]{32}", key):
@@ -130,12 +128,12 @@ def _enroll(args: argparse.Namespace) -> int:
             return 2
     try:
         trajs = [load_session_file(p) for p in args.session]
-        heads = HeadStore(settings.redis_url, ttl_s=settings.head_cache_ttl_s)
-        model = SessionScorer.load(args.model or settings.model_dir, heads=heads)
+        heads = HeadStore(settings.redis.url, ttl_s=settings.scorer.head_cache_ttl_s)
+        model = SessionScorer.load(args.model or settings.scorer.model_dir, heads=heads)
     except (DatasetError, ModelDirError, OSError) as exc:
         print(f"cursorprint enroll: {exc}", file=sys.stderr)
         return 2
-    enroller = Enroller(model, heads, redis.Redis.from_url(settings.redis_url))
+    enroller = Enroller(model, heads, redis.Redis.from_url(settings.redis.url))
     version, n = enroller.add_sessions(key, trajs)
     if version is None:
         print(f"cursorprint enroll: only {n} trusted windows so far; a head needs more "
@@ -146,11 +144,11 @@ def _enroll(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from cursorprint.stream.devtools.playback import ReplayError, replay_balabit_cli
+    from cursorprint.stream.devtools.playback import PlaybackError, replay_balabit_cli
 
     try:
         return replay_balabit_cli(args)
-    except ReplayError as exc:
+    except PlaybackError as exc:
         print(f"cursorprint replay: {exc}", file=sys.stderr)
         return 2
 

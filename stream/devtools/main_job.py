@@ -40,7 +40,7 @@ def ensure_model(settings: Settings, data: Path) -> str:
     """The model version in ``settings.model_dir``; trains a quick Balabit model if missing."""
     from cursorprint.model.nets.modeldir import read_info
 
-    model_dir = Path(settings.model_dir)
+    model_dir = Path(settings.scorer.model_dir)
     if not (model_dir / "model.json").is_file():
         from cursorprint.model import datasets, train
 
@@ -55,7 +55,7 @@ def ensure_model(settings: Settings, data: Path) -> str:
 
 def main_job(args: argparse.Namespace) -> int:
     from cursorprint.stream.devtools.playback import (
-        ReplayError,
+        PlaybackError,
         load_balabit_sessions,
         publish_model_heads,
         replay_sessions,
@@ -75,18 +75,18 @@ def main_job(args: argparse.Namespace) -> int:
     except StackError as exc:
         print(f"cursorprint run: {exc}", file=sys.stderr)
         return 1
-    print(f"stack: Kafka {settings.kafka_bootstrap}, Redis {settings.redis_url}", flush=True)
+    print(f"stack: Kafka {settings.kafka.bootstrap}, Redis {settings.redis.url}", flush=True)
     logs = Path(settings.home) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         version = ensure_model(settings, data)
-        print(f"model {version} in {settings.model_dir}", flush=True)
+        print(f"model {version} in {settings.scorer.model_dir}", flush=True)
         env = dict(os.environ)
         # the replay posts every session from this one address: lift the per-client limit
         env.setdefault("CURSORPRINT_INGEST_CLIENT_RATE", "100000")
         env.setdefault("CURSORPRINT_INGEST_CLIENT_BURST", "100000")
-        web_s, web_c = settings.worker_web_port, settings.worker_web_port + 1
+        web_s, web_c = settings.worker.web_port, settings.worker.web_port + 1
         cli = [sys.executable, "-m", "cursorprint.stream.cli"]
         for name, extra in (("ingest", ["ingest", "--demo"]),
                             ("sessionizer", ["worker", "sessionizer", "--web-port", str(web_s)]),
@@ -95,7 +95,7 @@ def main_job(args: argparse.Namespace) -> int:
                 procs.append(subprocess.Popen([*cli, *extra], env=env, stdout=fh,
                                               stderr=subprocess.STDOUT,
                                               start_new_session=True))
-        ingest_url = f"http://{settings.ingest_host}:{settings.ingest_port}"
+        ingest_url = f"http://{settings.ingest.host}:{settings.ingest.port}"
         wait_ready(f"{ingest_url}/readyz", procs[0], 60)
         wait_ready(f"http://127.0.0.1:{web_s}/readyz", procs[1], 120)
         wait_ready(f"http://127.0.0.1:{web_c}/readyz", procs[2], 180)
@@ -104,7 +104,7 @@ def main_job(args: argparse.Namespace) -> int:
         labels = data / "labels_dev.csv"
         sessions = load_balabit_sessions(data, labels if labels.is_file() else None,
                                          args.limit)
-        n_heads = publish_model_heads(settings, Path(settings.model_dir), "demo")
+        n_heads = publish_model_heads(settings, Path(settings.scorer.model_dir), "demo")
         print(f"replaying {len(sessions)} labelled Balabit test sessions "
               f"({sum(len(s.traj) for s in sessions)} events) through ingest; {n_heads} user "
               "heads in the head store", flush=True)
@@ -119,7 +119,7 @@ def main_job(args: argparse.Namespace) -> int:
             print(f"demo: `cursorprint run --keep` leaves ingest and the workers running; then "
                   f"open {demo} and move your mouse", flush=True)
         return 0 if not report.missing and not report.rejected else 1
-    except (ReplayError, NotReady) as exc:
+    except (PlaybackError, NotReady) as exc:
         print(f"cursorprint run: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

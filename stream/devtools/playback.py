@@ -29,16 +29,17 @@ import numpy as np
 from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.stream.ingest.identity import mint_token, user_key
 from cursorprint.stream.records import topics
+from cursorprint.stream.records.errors import CursorprintError
 from cursorprint.stream.settings import Settings, load_settings
 
-__all__ = ["ReplayError", "ReplaySession", "ReplayReport", "wire_trajectory", "to_batches",
+__all__ = ["PlaybackError", "ReplaySession", "ReplayReport", "wire_trajectory", "to_batches",
            "publish_model_heads", "replay_sessions", "read_scores", "replay_balabit_cli",
            "origin_for"]
 
 TICKS_PER_S = 10_000           # wire time resolution: 0.1 ms
 
 
-class ReplayError(RuntimeError):
+class PlaybackError(CursorprintError, RuntimeError):
     """The replay cannot run (bad data folder, unknown site, ingest refusing, timeout)."""
 
 
@@ -126,10 +127,10 @@ def to_batches(traj: Trajectory, *, site: str, token: str, sid: str, start_ms: i
 
 def origin_for(settings: Settings, site: str) -> str:
     """An Origin header value the site allows (wildcards filled in)."""
-    cfg = settings.site_configs().get(site)
+    cfg = settings.ingest.site_configs().get(site)
     if cfg is None:
-        raise ReplayError(f"site {site!r} is not configured (CURSORPRINT_SITES has "
-                          f"{', '.join(sorted(settings.site_configs()))})")
+        raise PlaybackError(f"site {site!r} is not configured (CURSORPRINT_SITES has "
+                          f"{', '.join(sorted(settings.ingest.site_configs()))})")
     return cfg.origins[0].replace("*", "1")
 
 
@@ -138,10 +139,10 @@ def publish_model_heads(settings: Settings, model_dir: Path, site: str) -> int:
     from cursorprint.model.nets.modeldir import read_heads
     from cursorprint.stream.stores.heads import HeadStore
 
-    store = HeadStore(settings.redis_url)
+    store = HeadStore(settings.redis.url)
     heads = read_heads(model_dir)
     for name, head in heads.items():
-        store.put(user_key(site, name, settings.pseudonym_secret), head,
+        store.put(user_key(site, name, settings.ingest.pseudonym_secret), head,
                   {"source": f"model dir {model_dir}"})
     return len(heads)
 
@@ -186,7 +187,7 @@ async def _post_all(url: str, origin: str, plans: list[list[dict[str, Any]]], sp
 def _end_offsets(settings: Settings, topic: str) -> dict[Any, int]:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_list, group_id=None)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_list, group_id=None)
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
@@ -200,7 +201,7 @@ def read_scores(settings: Settings, start: dict[Any, int], want: set[str], timeo
     """Final scores of the sessions ``want`` from ``session-scores`` after offsets ``start``."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_list, group_id=None,
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_list, group_id=None,
                              enable_auto_commit=False)
     got: dict[str, dict[str, Any]] = {}
     try:
@@ -227,9 +228,9 @@ def replay_sessions(settings: Settings, sessions: list[ReplaySession], *, ingest
                     site: str = "demo", speed: float = 0.0, concurrency: int = 16,
                     timeout_s: float = 300.0) -> ReplayReport:
     """Post every session through ingest and wait for its final score."""
-    cfg = settings.site_configs().get(site)
+    cfg = settings.ingest.site_configs().get(site)
     if cfg is None:
-        raise ReplayError(f"site {site!r} is not configured")
+        raise PlaybackError(f"site {site!r} is not configured")
     origin = origin_for(settings, site)
     run = uuid.uuid4().hex[:8]
     start_ms = int(time.time() * 1000)
@@ -240,10 +241,10 @@ def replay_sessions(settings: Settings, sessions: list[ReplaySession], *, ingest
         plans.append(to_batches(s.traj, site=site, token=token, sid=s.sid, start_ms=start_ms))
     start = _end_offsets(settings, topics.SESSION_SCORES)
     if not start:
-        raise ReplayError(f"topic {topics.SESSION_SCORES} not found on "
-                          f"{settings.kafka_bootstrap} (is the stack up?)")
+        raise PlaybackError(f"topic {topics.SESSION_SCORES} not found on "
+                          f"{settings.kafka.bootstrap} (is the stack up?)")
     report = ReplayReport(sessions=len(sessions),
-                          threshold=settings.thresholds().get(site, settings.alert_threshold))
+                          threshold=settings.scorer.thresholds().get(site, settings.scorer.alert_threshold))
     t0 = time.monotonic()
     asyncio.run(_post_all(ingest_url.rstrip("/") + "/v1/batches", origin, plans, speed,
                           concurrency, report))
@@ -269,11 +270,11 @@ def load_balabit_sessions(data: Path, labels: Path | None, limit: int | None
 
     base = Path(data) / "test_files"
     if not base.is_dir():
-        raise ReplayError(f"--data {data}: no test_files/ folder (expected the Balabit set)")
+        raise PlaybackError(f"--data {data}: no test_files/ folder (expected the Balabit set)")
     try:
         lab = read_labels(labels) if labels is not None else None
     except (DatasetError, OSError) as exc:
-        raise ReplayError(f"--labels {labels}: {exc}") from None
+        raise PlaybackError(f"--labels {labels}: {exc}") from None
     files = sorted(base.glob("user*/session_*"))
     if lab is not None:
         files = [f for f in files if f.name in lab]
@@ -292,13 +293,13 @@ def replay_balabit_cli(args: argparse.Namespace) -> int:
     """The ``cursorprint replay balabit`` command."""
     settings = load_settings()
     if args.labels is not None and not args.labels.is_file():
-        raise ReplayError(f"--labels {args.labels}: no such file")
+        raise PlaybackError(f"--labels {args.labels}: no such file")
     sessions = load_balabit_sessions(args.data, args.labels, args.limit)
     if not sessions:
-        raise ReplayError(f"--data {args.data}: no sessions to replay")
-    url = args.ingest or f"http://{settings.ingest_host}:{settings.ingest_port}"
-    n_heads = publish_model_heads(settings, settings.model_dir, args.site) \
-        if (settings.model_dir / "model.json").is_file() else 0
+        raise PlaybackError(f"--data {args.data}: no sessions to replay")
+    url = args.ingest or f"http://{settings.ingest.host}:{settings.ingest.port}"
+    n_heads = publish_model_heads(settings, settings.scorer.model_dir, args.site) \
+        if (settings.scorer.model_dir / "model.json").is_file() else 0
     print(f"replaying {len(sessions)} Balabit sessions ({sum(len(s.traj) for s in sessions)} "
           f"events) to {url}; {n_heads} user heads published to the head store", flush=True)
     report = replay_sessions(settings, sessions, ingest_url=url, site=args.site,

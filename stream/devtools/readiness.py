@@ -10,10 +10,12 @@ import subprocess
 import time
 import urllib.request
 
+from cursorprint.stream.records.errors import CursorprintError
+
 __all__ = ["NotReady", "wait_ready"]
 
 
-class NotReady(RuntimeError):
+class NotReady(CursorprintError, RuntimeError):
     """The service exited, or did not answer 200 in time."""
 
 

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from cursorprint.stream.records.errors import CursorprintError
 from cursorprint.stream.records.topics import topic_specs
 from cursorprint.stream.settings import Settings
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 
 
-class StackError(RuntimeError):
+class StackError(CursorprintError, RuntimeError):
     """The local stack could not be started or stopped; the message says what to do."""
 
 
@@ -130,7 +131,7 @@ class Stack:
         self.home = settings.home.resolve()
         self.kafka_dir = self.home / "kafka"
         self.redis_dir = self.home / "redis"
-        self.jars = settings.kafka_jars.resolve()
+        self.jars = settings.local_stack.kafka_jars.resolve()
 
     # ---------- Kafka ----------
     def ensure_jars(self) -> Path:
@@ -162,15 +163,15 @@ class Stack:
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{s.kafka_controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{s.kafka_port},"
-                         f"CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{s.kafka_port}",
+            "controller.quorum.voters": f"1@127.0.0.1:{s.local_stack.kafka_controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{s.local_stack.kafka_port},"
+                         f"CONTROLLER://127.0.0.1:{s.local_stack.kafka_controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{s.local_stack.kafka_port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(data),
-            "num.partitions": str(s.topic_partitions),
+            "num.partitions": str(s.topics.partitions),
             "offsets.topic.replication.factor": "1",
             "offsets.topic.num.partitions": "4",
             "transaction.state.log.replication.factor": "1",
@@ -179,7 +180,7 @@ class Stack:
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "true",
-            "log.retention.hours": str(s.topic_retention_hours),
+            "log.retention.hours": str(s.topics.retention_hours),
             "log.flush.interval.messages": "1",
         }
         self.kafka_dir.mkdir(parents=True, exist_ok=True)
@@ -209,12 +210,12 @@ class Stack:
         if _alive(_read_pid(pidfile)):
             self._wait_kafka(timeout)
             return
-        if _port_open(self.settings.kafka_port):
+        if _port_open(self.settings.local_stack.kafka_port):
             if self._kafka_answers():
                 log.info("Kafka already answers on port %d (not started by this stack)",
-                         self.settings.kafka_port)
+                         self.settings.local_stack.kafka_port)
                 return
-            raise StackError(f"port {self.settings.kafka_port} is taken by another program; set "
+            raise StackError(f"port {self.settings.local_stack.kafka_port} is taken by another program; set "
                              "CURSORPRINT_KAFKA_PORT to a free port")
         self.ensure_jars()
         cfg = self._kafka_config()
@@ -235,7 +236,7 @@ class Stack:
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
         try:
-            admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_list,
+            admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap_list,
                                      request_timeout_ms=3000)
         except (KafkaError, ValueError, OSError):
             return False
@@ -253,7 +254,7 @@ class Stack:
             if proc is not None and proc.poll() is not None:
                 tail = (self.kafka_dir / "kafka.log").read_text(errors="replace")[-3000:]
                 raise StackError(f"Kafka exited with code {proc.returncode}:\n{tail}")
-            if _port_open(self.settings.kafka_port) and self._kafka_answers():
+            if _port_open(self.settings.local_stack.kafka_port) and self._kafka_answers():
                 return
             time.sleep(0.5)
         raise StackError(f"Kafka did not answer within {timeout:.0f}s; see "
@@ -265,11 +266,11 @@ class Stack:
         from kafka.admin import NewTopic
         from kafka.errors import TopicAlreadyExistsError
 
-        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_list)
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap_list)
         try:
             existing = set(admin.list_topics())
-            wanted = [t for t in topic_specs(self.settings.topic_partitions,
-                                             self.settings.topic_retention_hours)
+            wanted = [t for t in topic_specs(self.settings.topics.partitions,
+                                             self.settings.topics.retention_hours)
                       if t.name not in existing]
             if wanted:
                 try:
@@ -286,7 +287,7 @@ class Stack:
     # ---------- Redis ----------
     def start_redis(self, timeout: float = 20.0) -> None:
         pidfile = self.redis_dir / "redis.pid"
-        port = self.settings.redis_port
+        port = self.settings.local_stack.redis_port
         if _alive(_read_pid(pidfile)):
             self._wait_redis(timeout)
             return
@@ -313,7 +314,7 @@ class Stack:
     def _redis_answers(self) -> bool:
         import redis
         try:
-            return bool(redis.Redis(host="127.0.0.1", port=self.settings.redis_port,
+            return bool(redis.Redis(host="127.0.0.1", port=self.settings.local_stack.redis_port,
                                     socket_timeout=1).ping())
         except (redis.RedisError, OSError):
             return False
@@ -336,10 +337,10 @@ class Stack:
         self.create_topics()
 
     def stop_kafka(self, timeout: float = 60.0, hard: bool = False) -> None:
-        self._stop(self.kafka_dir / "kafka.pid", self.settings.kafka_port, timeout, hard)
+        self._stop(self.kafka_dir / "kafka.pid", self.settings.local_stack.kafka_port, timeout, hard)
 
     def stop_redis(self, timeout: float = 20.0) -> None:
-        self._stop(self.redis_dir / "redis.pid", self.settings.redis_port, timeout, False)
+        self._stop(self.redis_dir / "redis.pid", self.settings.local_stack.redis_port, timeout, False)
 
     def down(self) -> None:
         self.stop_kafka()
@@ -365,17 +366,17 @@ class Stack:
         kpid = _read_pid(self.kafka_dir / "kafka.pid")
         rpid = _read_pid(self.redis_dir / "redis.pid")
         return [
-            ServiceStatus("kafka", kpid if _alive(kpid) else None, self.settings.kafka_port,
-                          _port_open(self.settings.kafka_port) and self._kafka_answers(),
+            ServiceStatus("kafka", kpid if _alive(kpid) else None, self.settings.local_stack.kafka_port,
+                          _port_open(self.settings.local_stack.kafka_port) and self._kafka_answers(),
                           _alive(kpid)),
-            ServiceStatus("redis", rpid if _alive(rpid) else None, self.settings.redis_port,
+            ServiceStatus("redis", rpid if _alive(rpid) else None, self.settings.local_stack.redis_port,
                           self._redis_answers(), _alive(rpid)),
         ]
 
     def connection_env(self) -> dict[str, str]:
         """The settings a client needs to reach this stack, as environment variables."""
-        return {"CURSORPRINT_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
-                "CURSORPRINT_REDIS_URL": self.settings.redis_url}
+        return {"CURSORPRINT_KAFKA_BOOTSTRAP": self.settings.kafka.bootstrap,
+                "CURSORPRINT_REDIS_URL": self.settings.redis.url}
 
 
 def _kafka_cluster_id() -> str:

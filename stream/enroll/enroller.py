@@ -20,6 +20,7 @@ import numpy as np
 from cursorprint.model.data.synthetic import synth_users
 from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.model.nets.heads import Head, fit_head
+from cursorprint.stream.records.errors import CursorprintError
 
 __all__ = ["Enroller", "EnrollError", "ENROLL_PREFIX", "MIN_WINDOWS"]
 
@@ -28,7 +29,7 @@ ENROLL_PREFIX = "cursorprint:enroll:"
 MIN_WINDOWS = 8
 
 
-class EnrollError(ValueError):
+class EnrollError(CursorprintError, ValueError):
     """An enrollment that cannot produce a head (e.g. too few windows)."""
 
 

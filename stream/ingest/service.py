@@ -74,10 +74,10 @@ class IngestService:
 
     def __init__(self, settings: Settings, collector_dir: Path = COLLECTOR_DIR) -> None:
         self.settings = settings
-        self.sites = settings.site_configs()
-        self.limits = WireLimits(max_events=settings.ingest_max_events)
-        self.client_buckets = TokenBuckets(settings.ingest_client_rate, settings.ingest_client_burst)
-        self.site_buckets = TokenBuckets(settings.ingest_site_rate, settings.ingest_site_burst)
+        self.sites = settings.ingest.site_configs()
+        self.limits = WireLimits(max_events=settings.ingest.max_events)
+        self.client_buckets = TokenBuckets(settings.ingest.client_rate, settings.ingest.client_burst)
+        self.site_buckets = TokenBuckets(settings.ingest.site_rate, settings.ingest.site_burst)
         self.collector_dir = collector_dir
         self.producer: Any = None
         self._connector: asyncio.Task[None] | None = None
@@ -93,9 +93,9 @@ class IngestService:
         delay = 0.5
         while True:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
+                bootstrap_servers=self.settings.kafka.bootstrap, acks="all",
                 enable_idempotence=True, linger_ms=1, client_id="cursorprint-ingest",
-                request_timeout_ms=int(max(1.0, self.settings.ingest_produce_timeout_s) * 1000) + 1000)
+                request_timeout_ms=int(max(1.0, self.settings.ingest.produce_timeout_s) * 1000) + 1000)
             try:
                 await producer.start()
             except Exception as exc:  # noqa: BLE001 - any connection failure means retry
@@ -106,7 +106,7 @@ class IngestService:
                 delay = min(delay * 2, 5.0)
                 continue
             self.producer = producer
-            log.info("ingest: producer connected to %s", self.settings.kafka_bootstrap)
+            log.info("ingest: producer connected to %s", self.settings.kafka.bootstrap)
             return
 
     async def stop(self, app: web.Application) -> None:
@@ -128,7 +128,7 @@ class IngestService:
         started = time.perf_counter()
         producer = self.producer
         try:
-            async with asyncio.timeout(self.settings.ingest_produce_timeout_s):
+            async with asyncio.timeout(self.settings.ingest.produce_timeout_s):
                 future = await producer.send(POINTER_BATCHES, record.to_bytes(), key=record.key)
                 await future
         except Exception as exc:  # noqa: BLE001 - timeouts and every client error alike
@@ -166,7 +166,7 @@ class IngestService:
 
     # -- helpers ------------------------------------------------------------------------------
     def client_address(self, request: web.Request) -> str:
-        if self.settings.ingest_trust_proxy:
+        if self.settings.ingest.trust_proxy:
             forwarded = request.headers.get("X-Forwarded-For", "")
             first = forwarded.split(",")[0].strip()
             if first:
@@ -177,13 +177,13 @@ class IngestService:
         return any(site.allows_origin(origin) for site in self.sites.values())
 
     async def read_body(self, request: web.Request) -> bytes:
-        limit = self.settings.ingest_max_body_bytes
+        limit = self.settings.ingest.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             raise Rejection(413, "body_too_large", f"body is larger than {limit} bytes")
         chunks: list[bytes] = []
         size = 0
         try:
-            async with asyncio.timeout(self.settings.ingest_body_timeout_s):
+            async with asyncio.timeout(self.settings.ingest.body_timeout_s):
                 while True:
                     chunk = await request.content.readany()
                     if not chunk:
@@ -194,7 +194,7 @@ class IngestService:
                     chunks.append(chunk)
         except TimeoutError:
             raise Rejection(408, "body_timeout", "the request body did not arrive in "
-                            f"{self.settings.ingest_body_timeout_s:g} s") from None
+                            f"{self.settings.ingest.body_timeout_s:g} s") from None
         return b"".join(chunks)
 
     # -- handlers -----------------------------------------------------------------------------
@@ -232,7 +232,7 @@ class IngestService:
             raise Rejection(_STATUS_BY_TOKEN_REASON.get(exc.reason, 401), exc.reason,
                             exc.detail) from None
         record = PointerBatchRecord.from_wire(
-            batch, user_key(site.key, user_id, self.settings.pseudonym_secret), recv=now_ms)
+            batch, user_key(site.key, user_id, self.settings.ingest.pseudonym_secret), recv=now_ms)
         await self.produce(record)
         INGEST_REQUESTS.labels(outcome="accepted").inc()
         INGEST_EVENTS.labels(site=site.key).inc(batch.n_events)
@@ -337,7 +337,7 @@ def create_app(settings: Settings, *, demo: bool = False,
     """The aiohttp application; the producer connects in the background at start-up."""
     service = IngestService(settings, collector_dir)
     app = web.Application(middlewares=[_middleware(service)],
-                          client_max_size=settings.ingest_max_body_bytes)
+                          client_max_size=settings.ingest.max_body_bytes)
     app[SERVICE_KEY] = service
     app.router.add_post(BATCH_PATH, service.post_batch)
     app.router.add_route("OPTIONS", BATCH_PATH, service.options_batch)

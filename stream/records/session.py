@@ -12,6 +12,7 @@ from typing import Any
 
 from cursorprint.model.data.datasets import DatasetError, trajectory_from_session_record
 from cursorprint.model.data.trajectory import Trajectory
+from cursorprint.stream.records.errors import RecordError
 
 __all__ = ["SessionRecord", "SessionRecordError", "CAUSES", "SESSION_RECORD_VERSION"]
 
@@ -21,7 +22,7 @@ _FIELDS = ("v", "session_id", "user", "site", "path", "screen", "part", "cause",
            "closed_at", "t", "x", "y", "k", "b")
 
 
-class SessionRecordError(ValueError):
+class SessionRecordError(RecordError):
     """A ``sessions`` message that cannot be decoded; the message names the field."""
 
 

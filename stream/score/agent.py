@@ -85,8 +85,8 @@ def add_scorer(app: faust.App, settings: Settings, runtime: ModelRuntime,
     async def score(stream: Any) -> None:
         scorer = (await runtime.ready()).scorer
         ready["scorer"] = True
-        async for values in stream.take(settings.scorer_batch_size,
-                                        within=settings.scorer_batch_within_s):
+        async for values in stream.take(settings.scorer.batch_size,
+                                        within=settings.scorer.batch_within_s):
             raws = [bytes(v or b"") for v in values]
             try:
                 res = await runtime.run(scorer.score_batch, raws)

@@ -42,13 +42,13 @@ def replay_detector(settings: Settings) -> ReplayDetector | None:
 
     Short socket timeouts and the detector's back-off: a hung Redis delays the scorer by about a
     second per back-off period (``REPLAY_BACKOFF_S``), never stops it."""
-    if not settings.replay_check:
+    if not settings.scorer.replay_check:
         return None
     import redis
 
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=1.0,
+    client = redis.Redis.from_url(settings.redis.url, socket_timeout=1.0,
                                   socket_connect_timeout=1.0)
-    return ReplayDetector(client, ttl_s=settings.replay_ttl_s)
+    return ReplayDetector(client, ttl_s=settings.scorer.replay_ttl_s)
 
 
 @dataclass(frozen=True)
@@ -78,16 +78,16 @@ class ModelRuntime:
         from cursorprint.stream.stores.heads import HeadStore
 
         settings = self.settings
-        heads = HeadStore(settings.redis_url, ttl_s=settings.head_cache_ttl_s,
+        heads = HeadStore(settings.redis.url, ttl_s=settings.scorer.head_cache_ttl_s,
                           on_event=_head_event)
         model = SessionScorer.load(self.model_dir, heads=heads)
         log.info("scorer: model %s loaded from %s", model.model_version, self.model_dir)
         replay = replay_detector(settings)
         if replay is not None:
             m.DEGRADED.labels(dependency="replay_store").set(0)
-        scorer = MicroBatchScorer(model, settings.alert_threshold, settings.thresholds(),
+        scorer = MicroBatchScorer(model, settings.scorer.alert_threshold, settings.scorer.thresholds(),
                                   replay=replay)
-        enroller = Enroller(model, heads, redis.Redis.from_url(settings.redis_url))
+        enroller = Enroller(model, heads, redis.Redis.from_url(settings.redis.url))
         return LoadedModel(model, scorer, enroller)
 
     async def ready(self) -> LoadedModel:

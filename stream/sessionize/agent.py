@@ -44,16 +44,16 @@ def add_sessionizer(app: faust.App, settings: Settings, ready: dict[str, bool],
     """Add the ``sessionize`` and ``idle-close`` agents and the tick timer to ``app``."""
     batches = app.topic(topics.POINTER_BATCHES, key_serializer="raw", value_serializer="raw")
     sessions = app.topic(topics.SESSIONS, key_serializer="raw", value_serializer="raw")
-    ticks = app.topic(f"{app.conf.id}-ticks", partitions=settings.topic_partitions,
+    ticks = app.topic(f"{app.conf.id}-ticks", partitions=settings.topics.partitions,
                       internal=True, key_serializer="raw", value_serializer="raw",
                       retention=3600.0)
-    table = app.Table("sessionizer-state", default=None, partitions=settings.topic_partitions,
+    table = app.Table("sessionizer-state", default=None, partitions=settings.topics.partitions,
                       schema=faust.Schema(key_serializer="json", value_serializer="json"),
                       extra_topic_configs=topics.CHANGELOG_CONFIGS)
-    cfg = SessionizerConfig(idle_s=settings.session_idle_s,
-                            max_events=settings.session_max_events,
-                            window_events=settings.session_window_events,
-                            max_pending=settings.session_max_pending)
+    cfg = SessionizerConfig(idle_s=settings.sessionizer.idle_s,
+                            max_events=settings.sessionizer.max_events,
+                            window_events=settings.sessionizer.window_events,
+                            max_pending=settings.sessionizer.max_pending)
     ready["sessionizer"] = False
     sz = Sessionizer(table, cfg)     # shared by both agents (one event loop)
     handled: dict[int, int] = {}     # partition -> last pointer-batches offset the agent handled
@@ -120,9 +120,9 @@ def add_sessionizer(app: faust.App, settings: Settings, ready: dict[str, bool],
                                       handled.get(p))
             await apply(sz.on_tick(p, _now_ms(), close_idle=done))
 
-    @app.timer(interval=settings.session_tick_s)
+    @app.timer(interval=settings.sessionizer.tick_s)
     async def tick() -> None:
-        for p in range(settings.topic_partitions):
+        for p in range(settings.topics.partitions):
             await ticks.send(key=b"tick", value=b"1", partition=p)
         # read-only scan: the gauge is right after a restart too (state comes from the changelog)
         m.OPEN_SESSIONS.set(sz.open_sessions())

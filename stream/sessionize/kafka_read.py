@@ -22,7 +22,7 @@ async def read_range(settings: Settings, topic: str, partition: int, start: int,
     so the caller does not go on as if the records had been handled.
     """
     tp = TopicPartition(topic, partition)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_list,
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_list,
                                 group_id=None, enable_auto_commit=False)
     out: list[tuple[int, bytes]] = []
     await consumer.start()

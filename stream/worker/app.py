@@ -45,12 +45,12 @@ def create_app(settings: Settings, role: str, *, model_dir: Path | None = None) 
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
-        broker=[f"kafka://{b}" for b in settings.kafka_bootstrap_list],
+        broker=[f"kafka://{b}" for b in settings.kafka.bootstrap_list],
         store="memory://",
         datadir=str(datadir),
-        web_port=settings.worker_web_port,
+        web_port=settings.worker.web_port,
         web_enabled=True,
-        topic_partitions=settings.topic_partitions,
+        topic_partitions=settings.topics.partitions,
         topic_replication_factor=1,
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
@@ -73,12 +73,12 @@ def create_app(settings: Settings, role: str, *, model_dir: Path | None = None) 
         await fut
 
     ready: dict[str, bool] = {}
-    recent = RecentScores(settings.thresholds(), settings.alert_threshold)
+    recent = RecentScores(settings.scorer.thresholds(), settings.scorer.alert_threshold)
     runtime = None
     if role in ("sessionizer", "all"):
         add_sessionizer(app, settings, ready, send_dead)
     if role in ("scorer", "all"):
-        runtime = ModelRuntime(settings, model_dir or settings.model_dir)
+        runtime = ModelRuntime(settings, model_dir or settings.scorer.model_dir)
         add_scorer(app, settings, runtime, ready, send_dead, recent.note)
         add_enroller(app, runtime, send_dead)
     add_web(app, settings, ready, recent, runtime)

@@ -125,11 +125,11 @@ def add_web(app: faust.App, settings: Settings, ready: dict[str, bool], recent: 
         """Move your own mouse and see the session's score and reasons (demo site only)."""
         from cursorprint.stream.ingest.identity import mint_token
 
-        site = settings.site_configs().get("demo")
+        site = settings.ingest.site_configs().get("demo")
         if site is None:
             return web.json({"error": "no_demo_site", "detail": "configure a site called "
                              "'demo' in CURSORPRINT_SITES"}, status=404)
-        ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
+        ingest = f"http://{settings.ingest.host}:{settings.ingest.port}"
         config = {"endpoint": ingest + "/v1/batches", "site": site.key,
                   "token": mint_token(site.key, "demo-visitor", site.secret, ttl_s=3600)}
         html = (STATIC / "scores.html").read_text()

@@ -42,7 +42,7 @@ async def test_browser_session_arrives_on_kafka(stack: Stack, stack_settings: Se
         out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
         assert proc.returncode == 0, err.decode()[-3000:]
         run = json.loads(out.decode().strip().splitlines()[-1])
-        values = await consume_batches(stack_settings.kafka_bootstrap, run["sid"])
+        values = await consume_batches(stack_settings.kafka.bootstrap, run["sid"])
 
     # At-least-once: the exit flush resends a batch whose periodic send was still unanswered
     # (the sessionizer drops the copy by sequence number). A copy differs only in receive time.

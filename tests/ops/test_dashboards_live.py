@@ -142,8 +142,8 @@ def ingest(stack: Stack, stack_settings: Settings,
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURSORPRINT_")}
     env |= {"CURSORPRINT_HOME": str(tmp_path_factory.mktemp("ingest-home")),
-            "CURSORPRINT_KAFKA_BOOTSTRAP": stack_settings.kafka_bootstrap,
-            "CURSORPRINT_REDIS_URL": stack_settings.redis_url,
+            "CURSORPRINT_KAFKA_BOOTSTRAP": stack_settings.kafka.bootstrap,
+            "CURSORPRINT_REDIS_URL": stack_settings.redis.url,
             "CURSORPRINT_SITES": f"{SITE}={SECRET}=http://127.0.0.1:*",
             "CURSORPRINT_PSEUDONYM_SECRET": "integration-pseudonym-secret",
             "CURSORPRINT_INGEST_CLIENT_RATE": "1000", "CURSORPRINT_INGEST_CLIENT_BURST": "1000"}

@@ -42,7 +42,7 @@ def test_kill_9_workers_mid_replay_loses_no_session(
     scorer = start(["worker", "scorer", "--web-port", str(web_c)], env, home / "sc1.log")
     procs = [ingest, sess, scorer]
     try:
-        wait_ready(f"http://127.0.0.1:{st.ingest_port}/readyz", ingest)
+        wait_ready(f"http://127.0.0.1:{st.ingest.port}/readyz", ingest)
         wait_ready(f"http://127.0.0.1:{web_s}/readyz", sess)
         wait_ready(f"http://127.0.0.1:{web_c}/readyz", scorer)
 
@@ -54,7 +54,7 @@ def test_kill_9_workers_mid_replay_loses_no_session(
 
         def replay() -> None:   # paced: the sessions span several seconds of wall time
             result["r"] = replay_sessions(st, sessions, ingest_url=f"http://127.0.0.1:"
-                                          f"{st.ingest_port}", speed=1.0, timeout_s=150)
+                                          f"{st.ingest.port}", speed=1.0, timeout_s=150)
         thread = threading.Thread(target=replay)
         thread.start()
         time.sleep(2.0)

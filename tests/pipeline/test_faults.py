@@ -152,7 +152,7 @@ async def test_broker_restart_under_load_loses_no_accepted_batch(
     accepted_after = [t for s, t in log if s == 202 and t > restarted_at]
     assert accepted_after, "nothing was accepted after the restart"
 
-    on_topic = _bids_on_topic(stack_settings.kafka_bootstrap, prefix)
+    on_topic = _bids_on_topic(stack_settings.kafka.bootstrap, prefix)
     missing = sorted(set(sent) - set(on_topic))
     assert missing == [], f"{len(missing)} of {len(sent)} accepted batches lost: {missing[:5]}"
     assert len(set(sent)) == len(sent) > 20

@@ -63,7 +63,7 @@ class Pipeline:
 
     @property
     def ingest_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.ingest_port}"
+        return f"http://127.0.0.1:{self.settings.ingest.port}"
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def pipeline(stack: Stack, stack_settings: Settings, tmp_path_factory: pytest.Te
     procs = [ingest, worker]
     try:
         settings = settings_from_env(env)
-        wait_ready(f"http://127.0.0.1:{settings.ingest_port}/readyz", ingest)
+        wait_ready(f"http://127.0.0.1:{settings.ingest.port}/readyz", ingest)
         wait_ready(f"http://127.0.0.1:{web}/readyz", worker)
         yield Pipeline(settings, model, web, procs)
     finally:
@@ -99,10 +99,10 @@ def test_replayed_balabit_sessions_score_online_as_offline(pipeline: Pipeline,
     assert report.rejected == {} and report.missing == [], report.summary()
     assert report.batches > len(sessions)
 
-    offline = SessionScorer.load(pipeline.model, heads=HeadStore(st.redis_url))
+    offline = SessionScorer.load(pipeline.model, heads=HeadStore(st.redis.url))
     for s in sessions:
         online = report.scores[s.sid]
-        key = user_key("demo", s.user, st.pseudonym_secret)
+        key = user_key("demo", s.user, st.ingest.pseudonym_secret)
         expect = offline.score_session(key, wire_trajectory(s.traj))
         assert online["user"] == key and online["cause"] == "exit"
         assert online["n_events"] == len(s.traj)
@@ -128,7 +128,7 @@ def test_replayed_balabit_sessions_score_online_as_offline(pipeline: Pipeline,
 
 def test_poison_records_go_to_dead_letter_and_agents_go_on(pipeline: Pipeline) -> None:
     st = pipeline.settings
-    producer = KafkaProducer(bootstrap_servers=st.kafka_bootstrap_list, acks="all")
+    producer = KafkaProducer(bootstrap_servers=st.kafka.bootstrap_list, acks="all")
     marker = f"poison-{time.time_ns()}"
     for topic in (topics.POINTER_BATCHES, topics.SESSIONS, topics.TRUSTED_SESSIONS):
         producer.send(topic, key=b"k", value=json.dumps({"junk": marker}).encode())
@@ -172,7 +172,7 @@ def test_sessionizer_changelog_is_compacted_often(pipeline: Pipeline) -> None:
 
     from cursorprint.stream.records.topics import CHANGELOG_CONFIGS
 
-    admin = KafkaAdminClient(bootstrap_servers=pipeline.settings.kafka_bootstrap_list)
+    admin = KafkaAdminClient(bootstrap_servers=pipeline.settings.kafka.bootstrap_list)
     try:
         topic = next(t for t in admin.list_topics() if t.endswith("sessionizer-state-changelog"))
         res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
@@ -193,7 +193,7 @@ def test_idle_session_is_closed_by_the_timer(pipeline: Pipeline) -> None:
     st = pipeline.settings
     rng = np.random.default_rng(9)
     traj = synth_session(rng, random_style(rng), 400)
-    token = mint_token("demo", "idle-user", st.site_configs()["demo"].secret)
+    token = mint_token("demo", "idle-user", st.ingest.site_configs()["demo"].secret)
     sid = f"idle-{time.time_ns()}"
     batches = [b for b in to_batches(traj, site="demo", token=token, sid=sid,
                                      start_ms=int(time.time() * 1000)) if not b["final"]]
@@ -215,10 +215,10 @@ def test_idle_session_is_closed_by_the_timer(pipeline: Pipeline) -> None:
 def test_enrollment_on_trusted_sessions_is_used_without_restart(pipeline: Pipeline) -> None:
     st = pipeline.settings
     user_id = f"new-user-{time.time_ns()}"
-    key = user_key("demo", user_id, st.pseudonym_secret)
+    key = user_key("demo", user_id, st.ingest.pseudonym_secret)
     rng = np.random.default_rng(21)
     style = random_style(rng)
-    producer = KafkaProducer(bootstrap_servers=st.kafka_bootstrap_list, acks="all")
+    producer = KafkaProducer(bootstrap_servers=st.kafka.bootstrap_list, acks="all")
     for i in range(2):
         traj = synth_session(rng, style, 1500)
         rec = SessionRecord(session_id=f"trusted-{i}-{key[:8]}", user=key, site="demo",
@@ -229,7 +229,7 @@ def test_enrollment_on_trusted_sessions_is_used_without_restart(pipeline: Pipeli
         producer.send(topics.TRUSTED_SESSIONS, key=rec.key, value=rec.to_bytes())
     producer.flush()
     producer.close()
-    r = redis.Redis.from_url(st.redis_url)
+    r = redis.Redis.from_url(st.redis.url)
     deadline = time.monotonic() + 60
     while r.hget(f"cursorprint:head:{key}", "version") is None and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -319,15 +319,15 @@ def test_enroll_cli_stores_a_head_and_names_bad_input(pipeline: Pipeline, tmp_pa
         files.append(tmp_path / f"trusted{i}.json")
         files[-1].write_bytes(rec.to_bytes())
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURSORPRINT_")}
-    env.update({"CURSORPRINT_REDIS_URL": st.redis_url, "CURSORPRINT_MODEL_DIR": str(pipeline.model),
-                "CURSORPRINT_KAFKA_BOOTSTRAP": st.kafka_bootstrap})
+    env.update({"CURSORPRINT_REDIS_URL": st.redis.url, "CURSORPRINT_MODEL_DIR": str(pipeline.model),
+                "CURSORPRINT_KAFKA_BOOTSTRAP": st.kafka.bootstrap})
     cli = [sys.executable, "-m", "cursorprint.stream.cli", "enroll"]
     user = f"cli-user-{time.time_ns()}"
     ok = subprocess.run([*cli, "--site", "demo", "--user", user, "--session", *map(str, files)],
                         env=env, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr[-2000:]
-    key = user_key("demo", user, st.pseudonym_secret)
-    version = redis.Redis.from_url(st.redis_url).hget(f"cursorprint:head:{key}", "version")
+    key = user_key("demo", user, st.ingest.pseudonym_secret)
+    version = redis.Redis.from_url(st.redis.url).hget(f"cursorprint:head:{key}", "version")
     assert version is not None and version.decode() in ok.stdout and key in ok.stdout
     bad = subprocess.run([*cli, "--site", "nosuchsite", "--user", "u", "--session", str(files[0])],
                          env=env, capture_output=True, text=True, timeout=60)

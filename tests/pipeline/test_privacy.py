@@ -120,13 +120,13 @@ async def test_no_raw_user_id_in_any_topic_or_redis_key(stack: Stack,
     # What the scorer keeps in Redis about these sessions, written from the real records.
     from tests.support.ingest_server import consume_batches
 
-    client = redis.Redis.from_url(stack_settings.redis_url)
+    client = redis.Redis.from_url(stack_settings.redis.url)
     replay = ReplayDetector(client, ttl_s=600)
-    heads = HeadStore(stack_settings.redis_url)
+    heads = HeadStore(stack_settings.redis.url)
     for i, sid in enumerate(sids):
-        recs = await consume_batches(stack_settings.kafka_bootstrap, sid, until_final=True)
+        recs = await consume_batches(stack_settings.kafka.bootstrap, sid, until_final=True)
         record = PointerBatchRecord.from_bytes(json.dumps(recs[0]).encode())
-        key = user_key("privacy", raw_ids[i], stack_settings.pseudonym_secret)
+        key = user_key("privacy", raw_ids[i], stack_settings.ingest.pseudonym_secret)
         assert record.user == key
         replay.check_and_remember(record.sid, record.to_trajectory(), record.site)
         assert heads.get(record.user) is None       # a look-up of the unenrolled user
@@ -137,7 +137,7 @@ async def test_no_raw_user_id_in_any_topic_or_redis_key(stack: Stack,
     needles |= {base64.b64encode(u.encode()).rstrip(b"=") for u in raw_ids}
     needles |= {json.dumps(u).encode() for u in raw_ids}            # JSON-escaped (ü -> \u00fc)
 
-    blobs = _all_topic_messages(stack_settings.kafka_bootstrap)
+    blobs = _all_topic_messages(stack_settings.kafka.bootstrap)
     ours = [b for b in blobs if tag.encode() in b]
     assert len(ours) >= len(sids) * 3, "our batches were not found on the topics"
     leaks = [b[:200] for b in blobs for n in needles if n in b]
@@ -148,11 +148,11 @@ async def test_no_raw_user_id_in_any_topic_or_redis_key(stack: Stack,
     client.hset(canary, mapping={"who": raw_ids[2].encode()})
     try:
         assert any(json.dumps(raw_ids[2]).encode() in d or raw_ids[2].encode() in d
-                   for d in _all_redis_data(stack_settings.redis_url))
+                   for d in _all_redis_data(stack_settings.redis.url))
     finally:
         client.delete(canary)
 
-    data = _all_redis_data(stack_settings.redis_url)
+    data = _all_redis_data(stack_settings.redis.url)
     assert len(data) > 0
     leaks = [d[:200] for d in data for n in needles if n in d]
     assert leaks == [], f"raw user ids or tokens in Redis: {leaks[:3]}"
@@ -163,13 +163,13 @@ def test_every_topic_has_retention(stack: Stack, stack_settings: Settings) -> No
     from kafka import KafkaAdminClient
     from kafka.admin import ConfigResource, ConfigResourceType
 
-    admin = KafkaAdminClient(bootstrap_servers=stack_settings.kafka_bootstrap_list)
+    admin = KafkaAdminClient(bootstrap_servers=stack_settings.kafka.bootstrap_list)
     try:
         result = admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, t) for t in ALL_TOPICS])
     finally:
         admin.close()
-    expected = str(stack_settings.topic_retention_hours * 3600 * 1000)
+    expected = str(stack_settings.topics.retention_hours * 3600 * 1000)
     configs = result["topic"]
     assert set(configs) == set(ALL_TOPICS)
     for topic in ALL_TOPICS:

@@ -28,10 +28,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_replay_across_replicas_on_real_redis(stack: Stack, stack_settings: Settings) -> None:
-    client = redis.Redis.from_url(stack_settings.redis_url)
+    client = redis.Redis.from_url(stack_settings.redis.url)
     prefix = f"cursorprint:replay-test-{uuid.uuid4().hex[:8]}:"
     replica_a = ReplayDetector(client, ttl_s=600, prefix=prefix)
-    replica_b = ReplayDetector(redis.Redis.from_url(stack_settings.redis_url), ttl_s=600,
+    replica_b = ReplayDetector(redis.Redis.from_url(stack_settings.redis.url), ttl_s=600,
                                prefix=prefix)
     rng = np.random.default_rng(41)
     people = [synth_session(rng, random_style(rng), 700) for _ in range(8)]

@@ -37,7 +37,7 @@ class AbusePipeline:
 
     @property
     def ingest_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.ingest_port}"
+        return f"http://127.0.0.1:{self.settings.ingest.port}"
 
 
 @contextmanager
@@ -53,7 +53,7 @@ def abuse_pipeline(stack_settings: Settings, tmp_path_factory: pytest.TempPathFa
              start(["worker", "all", "--web-port", str(web)], env, home / "worker.log")]
     try:
         settings = settings_from_env(env)
-        wait_ready(f"http://127.0.0.1:{settings.ingest_port}/readyz", procs[0], timeout=180)
+        wait_ready(f"http://127.0.0.1:{settings.ingest.port}/readyz", procs[0], timeout=180)
         wait_ready(f"http://127.0.0.1:{web}/readyz", procs[1], timeout=180)
         yield AbusePipeline(settings, model, web)
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,7 +24,7 @@ async def running_ingest(settings: Settings, demo: bool = False, wait_ready: boo
                          **overrides: Any) -> AsyncIterator[str]:
     """Serve ingest with ``overrides`` applied to ``settings``; yields its base URL."""
     port = free_port()
-    app = create_app(dataclasses.replace(settings, ingest_port=port, **overrides), demo=demo)
+    app = create_app(settings.replace(ingest_port=port, **overrides), demo=demo)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)

@@ -42,8 +42,8 @@ def pipeline_env(st: Settings, home: Path, model: Path, **extra: Any) -> dict[st
     """CURSORPRINT_* variables pointing subprocesses at the test stack with short timeouts."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURSORPRINT_")}
     env.update({
-        "CURSORPRINT_KAFKA_BOOTSTRAP": st.kafka_bootstrap, "CURSORPRINT_REDIS_URL": st.redis_url,
-        "CURSORPRINT_TOPIC_PARTITIONS": str(st.topic_partitions),
+        "CURSORPRINT_KAFKA_BOOTSTRAP": st.kafka.bootstrap, "CURSORPRINT_REDIS_URL": st.redis.url,
+        "CURSORPRINT_TOPIC_PARTITIONS": str(st.topics.partitions),
         "CURSORPRINT_HOME": str(home), "CURSORPRINT_MODEL_DIR": str(model),
         "CURSORPRINT_INGEST_PORT": str(free_port()),
         "CURSORPRINT_INGEST_CLIENT_RATE": "100000", "CURSORPRINT_INGEST_CLIENT_BURST": "100000",
@@ -105,7 +105,7 @@ def read_topic(st: Settings, topic: str, until: Any, timeout: float = 60.0,
     """Every JSON message of ``topic`` from the start, polled until ``until(messages)``."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=st.kafka_bootstrap_list, group_id=None,
+    consumer = KafkaConsumer(topic, bootstrap_servers=st.kafka.bootstrap_list, group_id=None,
                              auto_offset_reset="earliest", enable_auto_commit=False)
     got: list[dict[str, Any]] = []
     try:

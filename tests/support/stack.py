@@ -34,7 +34,7 @@ class PrivateRedis:
 
     def __init__(self, home: Path) -> None:
         self.stack = Stack(private_settings(home))
-        self.url = self.stack.settings.redis_url
+        self.url = self.stack.settings.redis.url
 
     def start(self) -> None:
         self.stack.start_redis()

@@ -90,7 +90,7 @@ def test_scoring_contract(model_dir: Path) -> None:
 
 
 def test_heads_from_real_redis(model_dir: Path, stack_settings, stack) -> None:  # noqa: ANN001
-    store = HeadStore(stack_settings.redis_url, ttl_s=30)
+    store = HeadStore(stack_settings.redis.url, ttl_s=30)
     heads = read_heads(model_dir)
     store.put("pseudo-user-key", heads["synth1"], {"source": "test"})
     scorer = SessionScorer.load(model_dir, heads=store)

@@ -27,7 +27,7 @@ def _consume_until(bootstrap: list[str], topic: str, wanted: bytes, timeout_ms: 
 
 def test_project_topics_exist(stack: Stack) -> None:
     from kafka import KafkaAdminClient
-    admin = KafkaAdminClient(bootstrap_servers=stack.settings.kafka_bootstrap_list)
+    admin = KafkaAdminClient(bootstrap_servers=stack.settings.kafka.bootstrap_list)
     try:
         topics = set(admin.list_topics())
         described = {t.get("name", t.get("topic")): t for t in admin.describe_topics(list(ALL_TOPICS))}
@@ -35,16 +35,16 @@ def test_project_topics_exist(stack: Stack) -> None:
         admin.close()
     assert set(ALL_TOPICS) <= topics
     for name in ALL_TOPICS:
-        assert len(described[name]["partitions"]) == stack.settings.topic_partitions
+        assert len(described[name]["partitions"]) == stack.settings.topics.partitions
 
 
 def test_kafka_python_round_trip(stack: Stack) -> None:
     topic = f"t-{uuid.uuid4().hex[:8]}"
     value = uuid.uuid4().bytes
-    producer = KafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap_list, acks="all")
+    producer = KafkaProducer(bootstrap_servers=stack.settings.kafka.bootstrap_list, acks="all")
     producer.send(topic, key=b"k", value=value).get(timeout=30)
     producer.close()
-    assert _consume_until(stack.settings.kafka_bootstrap_list, topic, value)
+    assert _consume_until(stack.settings.kafka.bootstrap_list, topic, value)
 
 
 async def test_aiokafka_round_trip(stack: Stack) -> None:
@@ -52,13 +52,13 @@ async def test_aiokafka_round_trip(stack: Stack) -> None:
 
     topic = f"a-{uuid.uuid4().hex[:8]}"
     value = uuid.uuid4().bytes
-    producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka.bootstrap, acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=b"k")
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.settings.kafka_bootstrap,
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.settings.kafka.bootstrap,
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
@@ -71,17 +71,17 @@ async def test_aiokafka_round_trip(stack: Stack) -> None:
 def test_message_survives_broker_restart(stack: Stack) -> None:
     topic = f"r-{uuid.uuid4().hex[:8]}"
     value = uuid.uuid4().bytes
-    producer = KafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap_list, acks="all")
+    producer = KafkaProducer(bootstrap_servers=stack.settings.kafka.bootstrap_list, acks="all")
     producer.send(topic, value=value).get(timeout=30)
     producer.close()
     stack.stop_kafka()
-    assert not _port_open(stack.settings.kafka_port)
+    assert not _port_open(stack.settings.local_stack.kafka_port)
     stack.start_kafka()
-    assert _consume_until(stack.settings.kafka_bootstrap_list, topic, value)
+    assert _consume_until(stack.settings.kafka.bootstrap_list, topic, value)
 
 
 def test_redis_round_trip(stack: Stack) -> None:
-    r = redis.Redis.from_url(stack.settings.redis_url)
+    r = redis.Redis.from_url(stack.settings.redis.url)
     key = f"test:{uuid.uuid4().hex}"
     r.set(key, b"\x00\x01payload")
     assert r.get(key) == b"\x00\x01payload"
@@ -94,7 +94,7 @@ def test_up_twice_reuses_and_down_frees_everything(
     from tests.support.stack import private_settings
 
     settings = private_settings(tmp_path_factory.mktemp("stack2"))
-    kport, rport = settings.kafka_port, settings.redis_port
+    kport, rport = settings.local_stack.kafka_port, settings.local_stack.redis_port
     st = Stack(settings)
     st.up()
     first = {s.name: s.pid for s in st.status()}

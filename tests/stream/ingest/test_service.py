@@ -57,9 +57,9 @@ async def test_accepted_batch_lands_on_kafka_pseudonymised(stack: Stack,
             metrics = await resp.text()
         assert 'cursorprint_ingest_requests_total{outcome="accepted"}' in metrics
         assert 'cursorprint_ingest_events_total{site="demo"}' in metrics
-    (rec,) = await consume_batches(stack_settings.kafka_bootstrap, "sid_accept_01",
+    (rec,) = await consume_batches(stack_settings.kafka.bootstrap, "sid_accept_01",
                                    until_final=False, count=1)
-    assert rec["user"] == user_key("demo", "alice", stack_settings.pseudonym_secret)
+    assert rec["user"] == user_key("demo", "alice", stack_settings.ingest.pseudonym_secret)
     assert "token" not in rec and "alice" not in json.dumps(rec)
     assert rec["bid"] == "sid_accept_01:3" and rec["ev"]["k"] == [0, 0, 1, 2]
 

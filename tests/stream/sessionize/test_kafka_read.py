@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 async def test_reads_exactly_the_range(stack: Stack, stack_settings: Settings) -> None:
     topic = f"r-{uuid.uuid4().hex[:8]}"
-    producer = KafkaProducer(bootstrap_servers=stack_settings.kafka_bootstrap_list, acks="all")
+    producer = KafkaProducer(bootstrap_servers=stack_settings.kafka.bootstrap_list, acks="all")
     for i in range(10):
         producer.send(topic, value=f"v{i}".encode(), partition=0).get(timeout=30)
     producer.close()
@@ -27,7 +27,7 @@ async def test_reads_exactly_the_range(stack: Stack, stack_settings: Settings) -
 
 async def test_a_range_past_the_end_times_out(stack: Stack, stack_settings: Settings) -> None:
     topic = f"r-{uuid.uuid4().hex[:8]}"
-    producer = KafkaProducer(bootstrap_servers=stack_settings.kafka_bootstrap_list, acks="all")
+    producer = KafkaProducer(bootstrap_servers=stack_settings.kafka.bootstrap_list, acks="all")
     producer.send(topic, value=b"only", partition=0).get(timeout=30)
     producer.close()
     with pytest.raises(TimeoutError):

@@ -27,5 +27,5 @@ def test_bad_pipeline_setting_names_the_variable(var: str, value: str) -> None:
 def test_site_thresholds_override_the_default() -> None:
     s = load_settings(environ={"CURSORPRINT_SITE_THRESHOLDS": "shop=0.6, bank=0.95",
                                "CURSORPRINT_ALERT_THRESHOLD": "0.7"})
-    assert s.thresholds() == {"shop": 0.6, "bank": 0.95}
-    assert s.alert_threshold == 0.7
+    assert s.scorer.thresholds() == {"shop": 0.6, "bank": 0.95}
+    assert s.scorer.alert_threshold == 0.7

@@ -12,15 +12,15 @@ from cursorprint.stream.settings import SettingsError, load_settings, settings_t
 
 def test_defaults_run_locally() -> None:
     s = load_settings(environ={})
-    assert s.kafka_bootstrap == "127.0.0.1:19092"
-    assert s.redis_url.startswith("redis://127.0.0.1:")
+    assert s.kafka.bootstrap == "127.0.0.1:19092"
+    assert s.redis.url.startswith("redis://127.0.0.1:")
     assert s.home == Path(".cursorprint")
 
 
 def test_environment_overrides_and_types() -> None:
     s = load_settings(environ={"CURSORPRINT_KAFKA_PORT": "29092", "CURSORPRINT_HOME": "/tmp/x",
                                "CURSORPRINT_LOG_LEVEL": "debug"})
-    assert s.kafka_port == 29092 and s.home == Path("/tmp/x") and s.log_level == "debug"
+    assert s.local_stack.kafka_port == 29092 and s.home == Path("/tmp/x") and s.log_level == "debug"
 
 
 @pytest.mark.parametrize("var,value", [
@@ -51,3 +51,25 @@ def test_cli_reports_bad_setting(monkeypatch: pytest.MonkeyPatch,
 def test_settings_table_lists_every_variable() -> None:
     table = settings_table()
     assert "`CURSORPRINT_KAFKA_BOOTSTRAP`" in table and "`CURSORPRINT_REDIS_URL`" in table
+
+
+def test_each_process_validates_only_the_sections_it_uses() -> None:
+    from cursorprint.stream.settings import ROLE_SECTIONS
+
+    env = {"CURSORPRINT_SESSION_IDLE_S": "0"}
+    ingest = load_settings(environ=env, sections=ROLE_SECTIONS["ingest"])
+    assert ingest.ingest.port == 8088
+    with pytest.raises(SettingsError, match="CURSORPRINT_SESSION_IDLE_S"):
+        ingest.sessionizer    # noqa: B018 - first use builds (and validates) the section
+    with pytest.raises(SettingsError, match="CURSORPRINT_SESSION_IDLE_S"):
+        load_settings(environ=env, sections=ROLE_SECTIONS["sessionizer"])
+
+
+def test_replace_keeps_the_environment_and_validates_the_new_value() -> None:
+    s = load_settings(environ={"CURSORPRINT_INGEST_PORT": "9000"})
+    t = s.replace(worker_web_port=7000)
+    assert (t.ingest.port, t.worker.web_port, s.worker.web_port) == (9000, 7000, 6066)
+    with pytest.raises(SettingsError, match="CURSORPRINT_WORKER_WEB_PORT"):
+        s.replace(worker_web_port=0)
+    with pytest.raises(TypeError, match="worker_port"):
+        s.replace(worker_port=1)

@@ -1,0 +1,262 @@
+"""The settings sections: one frozen dataclass per role, each field one ``CURSORPRINT_*`` variable.
+
+A field's variable name and README text live in its metadata (:func:`setting`); each section
+checks its own values in ``__post_init__`` and names the variable of a bad one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cursorprint.stream.records.errors import CursorprintError
+from cursorprint.stream.settings.sites import DEMO_SITES, SiteConfig, parse_sites
+
+__all__ = ["SettingsError", "setting", "env_name", "SECTIONS", "GeneralSettings", "KafkaSettings",
+           "RedisSettings", "TopicSettings", "LocalStackSettings", "IngestSettings",
+           "WorkerSettings", "SessionizerSettings", "ScorerSettings"]
+
+
+class SettingsError(CursorprintError, ValueError):
+    """A ``CURSORPRINT_*`` variable holds a value that cannot be used."""
+
+
+def setting(var: str, doc: str, default: Any) -> Any:
+    """A field read from ``CURSORPRINT_<var>``, documented in the README by ``doc``."""
+    return field(default=default, metadata={"env": "CURSORPRINT_" + var, "doc": doc})
+
+
+def env_name(f: dataclasses.Field[Any]) -> str:
+    return str(f.metadata["env"])
+
+
+def _var(obj: Any, name: str) -> str:
+    return env_name(next(f for f in dataclasses.fields(obj) if f.name == name))
+
+
+def _bad(obj: Any, name: str, why: str) -> SettingsError:
+    return SettingsError(f"{_var(obj, name)}={getattr(obj, name)!r}: {why}")
+
+
+def _positive(obj: Any, *names: str) -> None:
+    for name in names:
+        if not getattr(obj, name) > 0:
+            raise _bad(obj, name, "must be > 0")
+
+
+def _at_least_one(obj: Any, *names: str) -> None:
+    for name in names:
+        if getattr(obj, name) < 1:
+            raise _bad(obj, name, "must be >= 1")
+
+
+def _port(obj: Any, *names: str) -> None:
+    for name in names:
+        if not 0 < getattr(obj, name) < 65536:
+            raise _bad(obj, name, "not a TCP port (1..65535)")
+
+
+@dataclass(frozen=True)
+class GeneralSettings:
+    home: Path = setting("HOME", "Folder for local state: Kafka and Redis data, jars, models, "
+                         "logs.", Path(".cursorprint"))
+    log_level: str = setting("LOG_LEVEL", "Python log level: DEBUG, INFO, WARNING or ERROR.",
+                             "INFO")
+
+    def __post_init__(self) -> None:
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise _bad(self, "log_level", "use DEBUG, INFO, WARNING or ERROR")
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap: str = setting("KAFKA_BOOTSTRAP", "Kafka bootstrap servers, "
+                             "host:port[,host:port].", "127.0.0.1:19092")
+
+    def __post_init__(self) -> None:
+        for part in self.bootstrap.split(","):
+            host, _, port = part.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise _bad(self, "bootstrap", "expected host:port[,host:port]")
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        return [p.strip() for p in self.bootstrap.split(",") if p.strip()]
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = setting("REDIS_URL", "Redis URL of the head store, enrolments and replay "
+                       "fingerprints.", "redis://127.0.0.1:16379/0")
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("redis://", "rediss://", "unix://")):
+            raise _bad(self, "url", "must start with redis://, rediss:// or unix://")
+
+
+@dataclass(frozen=True)
+class TopicSettings:
+    partitions: int = setting("TOPIC_PARTITIONS", "Partitions of each topic the local stack "
+                              "creates (and of the sessionizer's tick topic).", 4)
+    retention_hours: int = setting("TOPIC_RETENTION_HOURS", "Retention of every topic, in hours.",
+                                   168)
+
+    def __post_init__(self) -> None:
+        _at_least_one(self, "partitions", "retention_hours")
+
+
+@dataclass(frozen=True)
+class LocalStackSettings:
+    kafka_jars: Path = setting("KAFKA_JARS", "Cache folder of the Kafka broker jars fetched by "
+                               "Maven.", Path(".cursorprint/kafka-jars"))
+    kafka_port: int = setting("KAFKA_PORT", "Port of the local Kafka broker that `stack up` "
+                              "starts.", 19092)
+    kafka_controller_port: int = setting("KAFKA_CONTROLLER_PORT", "Port of the local KRaft "
+                                         "controller listener.", 19093)
+    redis_port: int = setting("REDIS_PORT", "Port of the local redis-server that `stack up` "
+                              "starts.", 16379)
+
+    def __post_init__(self) -> None:
+        _port(self, "kafka_port", "kafka_controller_port", "redis_port")
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    sites: str = setting("SITES", "Sites allowed to send batches: `site=secret=origin1|origin2;"
+                         "...` or JSON `{\"site\": {\"secret\": ..., \"origins\": [...]}}`; `*` is "
+                         "a wildcard inside an origin. The default is a local demo site only.",
+                         DEMO_SITES)
+    pseudonym_secret: str = setting("PSEUDONYM_SECRET", "Server-side secret of the pseudonymous "
+                                    "user key (HMAC of site:user id); set a long random value in "
+                                    "production.", "dev-pseudonym-secret-change-me")
+    host: str = setting("INGEST_HOST", "Address the ingest HTTP server listens on.", "127.0.0.1")
+    port: int = setting("INGEST_PORT", "Port of the ingest HTTP server.", 8088)
+    max_body_bytes: int = setting("INGEST_MAX_BODY_BYTES", "Largest accepted batch body "
+                                  "(413 above).", 65536)
+    max_events: int = setting("INGEST_MAX_EVENTS", "Most events in one batch (422 above).", 5000)
+    body_timeout_s: float = setting("INGEST_BODY_TIMEOUT_S", "Time allowed to receive a request "
+                                    "body (408 after).", 10.0)
+    produce_timeout_s: float = setting("INGEST_PRODUCE_TIMEOUT_S", "Wait for the broker's "
+                                       "acknowledgement before answering 503.", 5.0)
+    client_rate: float = setting("INGEST_CLIENT_RATE", "Batches per second one client address "
+                                 "may send (token bucket refill; 429 above).", 20.0)
+    client_burst: float = setting("INGEST_CLIENT_BURST", "Token bucket size per client address.",
+                                  60.0)
+    site_rate: float = setting("INGEST_SITE_RATE", "Batches per second one site may send in "
+                               "total.", 5000.0)
+    site_burst: float = setting("INGEST_SITE_BURST", "Token bucket size per site.", 10000.0)
+    trust_proxy: bool = setting("INGEST_TRUST_PROXY", "Take the client address from "
+                                "X-Forwarded-For (only behind a trusted proxy).", False)
+
+    def __post_init__(self) -> None:
+        try:
+            parse_sites(self.sites)
+        except ValueError as exc:
+            raise SettingsError(f"{_var(self, 'sites')}: {exc}") from None
+        if len(self.pseudonym_secret) < 16:
+            raise SettingsError(f"{_var(self, 'pseudonym_secret')}: must be at least 16 "
+                                "characters")
+        _port(self, "port")
+        if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
+            raise _bad(self, "max_body_bytes", "must be between 1024 and 16777216")
+        _at_least_one(self, "max_events")
+        _positive(self, "body_timeout_s", "produce_timeout_s", "client_rate", "client_burst",
+                  "site_rate", "site_burst")
+
+    def site_configs(self) -> dict[str, SiteConfig]:
+        """The parsed ``sites`` setting, by site key."""
+        return parse_sites(self.sites)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    web_port: int = setting("WORKER_WEB_PORT", "Port of a worker's /metrics, /healthz, /readyz "
+                            "(Faust web).", 6066)
+
+    def __post_init__(self) -> None:
+        _port(self, "web_port")
+
+
+@dataclass(frozen=True)
+class SessionizerSettings:
+    idle_s: float = setting("SESSION_IDLE_S", "Close a page session after this many seconds "
+                            "without a batch.", 30.0)
+    max_events: int = setting("SESSION_MAX_EVENTS", "Close a page session at this many events "
+                              "(length cap; bounds memory and the `sessions` message size).",
+                              20000)
+    window_events: int = setting("SESSION_WINDOW_EVENTS", "Emit a rolling window for live "
+                                 "scoring every this many new events of an open session "
+                                 "(0: off).", 2048)
+    max_pending: int = setting("SESSION_MAX_PENDING", "Out-of-order batches held per session "
+                               "before a sequence gap is given up on.", 64)
+    tick_s: float = setting("SESSION_TICK_S", "Interval of the sessionizer's idle check (Faust "
+                            "timer).", 2.0)
+
+    def __post_init__(self) -> None:
+        _positive(self, "idle_s", "tick_s")
+        _at_least_one(self, "max_events", "max_pending")
+        if self.window_events < 0:
+            raise _bad(self, "window_events", "must be >= 0 (0: off)")
+
+
+@dataclass(frozen=True)
+class ScorerSettings:
+    model_dir: Path = setting("MODEL_DIR", "Model directory the scorer loads (written by "
+                              "`cursorprint train`).", Path(".cursorprint/models/current"))
+    batch_size: int = setting("SCORER_BATCH_SIZE", "Most sessions per scorer micro-batch "
+                              "(stream.take n).", 16)
+    batch_within_s: float = setting("SCORER_BATCH_WITHIN_S", "Longest wait to fill a scorer "
+                                    "micro-batch (stream.take within).", 0.25)
+    alert_threshold: float = setting("ALERT_THRESHOLD", "Score above which a session becomes a "
+                                     "fraud alert.", 0.8)
+    site_thresholds: str = setting("SITE_THRESHOLDS", "Per-site alert thresholds "
+                                   "`site=0.7,other=0.9` (override CURSORPRINT_ALERT_THRESHOLD).",
+                                   "")
+    head_cache_ttl_s: float = setting("HEAD_CACHE_TTL_S", "Seconds a cached user head is trusted "
+                                      "before Redis is re-checked (a new head is used within "
+                                      "this time).", 5.0)
+    replay_check: bool = setting("REPLAY_CHECK", "Flag a session whose trajectory repeats an "
+                                 "earlier session's (`replayed_trajectory`); fingerprints are "
+                                 "kept in Redis.", True)
+    replay_ttl_s: float = setting("REPLAY_TTL_S", "Seconds the replay check remembers a "
+                                  "session's trajectory fingerprint in Redis.", 604800.0)
+
+    def __post_init__(self) -> None:
+        _at_least_one(self, "batch_size", "replay_ttl_s")
+        _positive(self, "batch_within_s")
+        if not 0.0 <= self.alert_threshold <= 1.0:
+            raise _bad(self, "alert_threshold", "must be in [0, 1]")
+        if self.head_cache_ttl_s < 0:
+            raise _bad(self, "head_cache_ttl_s", "must be >= 0")
+        self.thresholds()
+
+    def thresholds(self) -> dict[str, float]:
+        """Per-site alert thresholds from ``site_thresholds`` (sites not listed use the
+        default)."""
+        out: dict[str, float] = {}
+        for part in self.site_thresholds.split(","):
+            if not part.strip():
+                continue
+            site, sep, raw = part.strip().partition("=")
+            try:
+                value = float(raw)
+            except ValueError:
+                value = -1.0
+            if not sep or not site or not 0.0 <= value <= 1.0:
+                raise SettingsError(f"{_var(self, 'site_thresholds')}={self.site_thresholds!r}: "
+                                    f"bad entry {part.strip()!r} (expected site=0..1)")
+            out[site.strip()] = value
+        return out
+
+    def threshold_for(self, site: str) -> float:
+        """The alert threshold of ``site``."""
+        return self.thresholds().get(site, self.alert_threshold)
+
+
+SECTIONS: dict[str, type] = {
+    "general": GeneralSettings, "kafka": KafkaSettings, "redis": RedisSettings,
+    "topics": TopicSettings, "local_stack": LocalStackSettings, "ingest": IngestSettings,
+    "worker": WorkerSettings, "sessionizer": SessionizerSettings, "scorer": ScorerSettings,
+}
