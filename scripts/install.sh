@@ -70,5 +70,22 @@ if [ ! -x .cursorprint/bin/kustomize ]; then
   GOTOOLCHAIN=auto GOBIN="$PWD/.cursorprint/bin" "$GO" install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi
 
+# Gateway API CRDs (Gateway, HTTPRoute) for the manifest tests: the sigs.k8s.io/gateway-api Go
+# module ships them under config/crd/standard; fetched through the Go module proxy into
+# .cursorprint/crds, never committed (Strimzi's and KEDA's come from ../shared/k8s-crds).
+GATEWAY_API_VERSION=v1.5.1   # keep equal to GATEWAY_API_VERSION in tests/support/k8s.py
+gw=.cursorprint/crds/gateway-api-$GATEWAY_API_VERSION
+if [ ! -f "$gw/LICENSE" ]; then
+  GO=$(command -v go || echo /usr/local/go/bin/go)
+  echo "install: Gateway API $GATEWAY_API_VERSION CRDs -> $gw"
+  src=$(GOTOOLCHAIN=auto GOFLAGS=-mod=mod "$GO" mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" \
+        | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$gw"
+  for kind in gatewayclasses gateways httproutes grpcroutes referencegrants backendtlspolicies; do
+    install -m 0644 "$src/config/crd/standard/gateway.networking.k8s.io_$kind.yaml" "$gw/"
+  done
+  install -m 0644 "$src/LICENSE" "$gw/LICENSE"
+fi
+
 "$PY" -c "from cursorprint.stream.settings import load_settings; from cursorprint.stream.devtools.stack import Stack; Stack(load_settings()).ensure_jars()"
 echo "install: done"

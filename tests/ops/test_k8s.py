@@ -1,6 +1,6 @@
 """Every kustomize overlay builds, every rendered resource validates (core kinds strictly against
-the Kubernetes schemas, Strimzi/KEDA against k8s/schemas/), and the manifests keep their
-promises: topics as in stream/records/topics.py, settings that stream/settings/ accepts, the restricted
+the Kubernetes schemas, Strimzi/KEDA/Gateway API resources against the upstream CRDs), and the
+manifests keep their promises: topics as in stream/records/topics.py, settings that stream/settings/ accepts, the restricted
 pod security profile, probes, PDBs, network policies, autoscaling, a GPU scorer in prod, and
 Grafana ConfigMaps equal to the files in grafana/."""
 
@@ -17,7 +17,7 @@ import yaml
 
 from cursorprint.stream.records.topics import ALL_TOPICS, FRAUD_ALERTS, POINTER_BATCHES, SESSIONS
 from cursorprint.stream.settings import load_settings
-from tests.support.k8s import OVERLAYS, REPO, build, crd_schemas, validate
+from tests.support.k8s import OVERLAYS, REPO, build, crd_documents, crd_schemas, validate
 
 Doc = dict[str, Any]
 WORKLOADS = ("Deployment", "StatefulSet")
@@ -54,8 +54,11 @@ def test_every_resource_validates(overlay: str) -> None:
     used = {validate(d) for d in docs}
     assert used == {"kubernetes", "crd-schema"}
     assert {"Kafka", "KafkaNodePool", "KafkaTopic", "ScaledObject", "Deployment", "StatefulSet",
-            "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "Ingress",
-            "Service", "ConfigMap", "Namespace"} <= {d["kind"] for d in docs}
+            "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "Gateway",
+            "HTTPRoute", "Service", "ConfigMap", "Namespace"} <= {d["kind"] for d in docs}
+    assert "Ingress" not in {d["kind"] for d in docs}
+    custom = {d["apiVersion"] for d in docs if validate(d) == "crd-schema"}
+    assert custom == {"kafka.strimzi.io/v1", "keda.sh/v1alpha1", "gateway.networking.k8s.io/v1"}
     assert all(d["metadata"].get("namespace") == "cursorprint"
                for d in docs if d["kind"] != "Namespace")
 
@@ -66,14 +69,30 @@ def test_validators_reject_bad_resources() -> None:
     kafka["spec"]["kafka"]["listners"] = []  # typo: the strict CRD schema must refuse it
     with pytest.raises(jsonschema.ValidationError):
         validate(kafka)
+    old = copy.deepcopy(named(docs, "Kafka", "cursorprint"))
+    old["apiVersion"] = "kafka.strimzi.io/v1beta2"  # removed in Strimzi 1.0
+    with pytest.raises(AssertionError, match="no schema"):
+        validate(old)
     topic = copy.deepcopy(kinds(docs, "KafkaTopic")[0])
     topic["spec"]["partitions"] = "many"
     with pytest.raises(jsonschema.ValidationError):
         validate(topic)
+    pool = copy.deepcopy(named(docs, "KafkaNodePool", "combined"))
+    pool["spec"]["storage"]["volumes"][0]["kraftMetadata"] = "dedicated"  # not in the enum
+    with pytest.raises(jsonschema.ValidationError):
+        validate(pool)
     scaled = copy.deepcopy(kinds(docs, "ScaledObject")[0])
     del scaled["spec"]["triggers"]
     with pytest.raises(jsonschema.ValidationError):
         validate(scaled)
+    scaled = copy.deepcopy(kinds(docs, "ScaledObject")[0])
+    scaled["spec"]["triggers"][0]["metadata"]["lagThreshold"] = 50  # metadata values are strings
+    with pytest.raises(jsonschema.ValidationError):
+        validate(scaled)
+    route = copy.deepcopy(named(docs, "HTTPRoute", "ingest"))
+    route["spec"]["rules"][0]["matches"][0]["path"]["type"] = "Prefixx"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(route)
     deployment = copy.deepcopy(named(docs, "Deployment", "ingest"))
     deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
     with pytest.raises(kubernetes_validate.ValidationError):
@@ -83,12 +102,34 @@ def test_validators_reject_bad_resources() -> None:
                   "metadata": {"name": "x"}, "spec": {}})
 
 
-def test_crd_schemas_are_valid_json_schemas() -> None:
+def test_valid_keda_fields_are_accepted() -> None:
+    """Fields the old hand-written schemas refused but KEDA 2.20 serves must validate."""
+    scaled = copy.deepcopy(kinds(build("overlays/dev"), "ScaledObject")[0])
+    scaled["spec"]["initialCooldownPeriod"] = 60
+    scaled["spec"]["fallback"] = {"failureThreshold": 3, "replicas": 1}
+    scaled["spec"]["advanced"] = {"restoreToOriginalReplicaCount": False}
+    scaled["spec"]["triggers"][0]["metricType"] = "AverageValue"
+    scaled["spec"]["triggers"][0]["name"] = "lag"
+    assert validate(scaled) == "crd-schema"
+
+
+def test_crd_schemas_are_the_upstream_crds() -> None:
+    """The schemas come from the upstream CRDs (never from files in the repository), with every
+    kind the manifests use, and each is a valid JSON schema with closed objects."""
+    assert not (REPO / "k8s" / "schemas").exists()
+    crds = crd_documents()
+    groups = {c["spec"]["group"] for c in crds}
+    assert {"kafka.strimzi.io", "keda.sh", "gateway.networking.k8s.io"} <= groups
+    served = {(c["spec"]["group"], v["name"]) for c in crds for v in c["spec"]["versions"]
+              if v.get("served")}
+    assert ("kafka.strimzi.io", "v1") in served and ("kafka.strimzi.io", "v1beta2") not in served
     schemas = crd_schemas()
-    assert set(k for _, k in schemas) == {"Kafka", "KafkaNodePool", "KafkaTopic", "ScaledObject"}
-    for schema in schemas.values():
+    for key in [("kafka.strimzi.io/v1", k) for k in ("Kafka", "KafkaNodePool", "KafkaTopic")] + [
+            ("keda.sh/v1alpha1", "ScaledObject"), ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+            ("gateway.networking.k8s.io/v1", "Gateway")]:
+        schema = schemas[key]
         jsonschema.Draft202012Validator.check_schema(schema)
-        assert schema["properties"]["spec"]["additionalProperties"] is False
+        assert schema["properties"]["spec"]["additionalProperties"] is False, key
 
 
 @pytest.mark.parametrize("overlay", ["overlays/dev", "overlays/prod"])
@@ -99,14 +140,16 @@ def test_topics_match_stream_topics_and_settings(overlay: str) -> None:
     env = prefixed(docs, "ConfigMap", "cursorprint-settings")["data"]
     settings = load_settings(environ=env)
     for spec in topics.values():
-        assert spec["partitions"] == settings.topic_partitions
-        assert int(spec["config"]["retention.ms"]) == settings.topic_retention_hours * 3600_000
+        assert spec["partitions"] == settings.topics.partitions
+        assert int(spec["config"]["retention.ms"]) == settings.topics.retention_hours * 3600_000
     for scaled in kinds(docs, "ScaledObject"):
-        assert scaled["spec"]["maxReplicaCount"] <= settings.topic_partitions
+        assert scaled["spec"]["maxReplicaCount"] <= settings.topics.partitions
     pool = named(docs, "KafkaNodePool", "combined")
     assert pool["spec"]["roles"] == ["controller", "broker"]
     kafka = named(docs, "Kafka", "cursorprint")
-    assert kafka["metadata"]["annotations"]["strimzi.io/kraft"] == "enabled"
+    # Strimzi 1.x: KRaft with node pools is the only mode; the 0.x opt-in annotations are gone
+    assert not {"strimzi.io/kraft", "strimzi.io/node-pools"} & set(
+        kafka["metadata"].get("annotations", {}))
     replicas = pool["spec"]["replicas"]
     assert all(s["replicas"] <= replicas for s in topics.values())
     assert kafka["spec"]["kafka"]["config"]["offsets.topic.replication.factor"] <= replicas
@@ -141,12 +184,12 @@ def test_settings_and_secrets_load() -> None:
         assert env and all(k.startswith("CURSORPRINT_") for k in env), name
         load_settings(environ=env)
     ingest = load_settings(environ=envs["ingest"])
-    assert ingest.site_configs() and len(ingest.pseudonym_secret) >= 16
+    assert ingest.ingest.site_configs() and len(ingest.ingest.pseudonym_secret) >= 16
     (c,) = named(docs, "Deployment", "ingest")["spec"]["template"]["spec"]["containers"]
-    assert ingest.ingest_port == c["ports"][0]["containerPort"] and ingest.ingest_host == "0.0.0.0"
+    assert ingest.ingest.port == c["ports"][0]["containerPort"] and ingest.ingest.host == "0.0.0.0"
     scorer = load_settings(environ=envs["scorer"])
-    assert scorer.redis_url.startswith("redis://:") and "@redis:6379" in scorer.redis_url
-    assert scorer.kafka_bootstrap == "cursorprint-kafka-bootstrap:9092"
+    assert scorer.redis.url.startswith("redis://:") and "@redis:6379" in scorer.redis.url
+    assert scorer.kafka.bootstrap == "cursorprint-kafka-bootstrap:9092"
     # Least privilege: site secrets only in ingest, the Redis password only in the scorer.
     assert "CURSORPRINT_SITES" not in envs["scorer"] | envs["sessionizer"]
     assert "CURSORPRINT_REDIS_URL" not in envs["ingest"] | envs["sessionizer"]
@@ -261,12 +304,33 @@ def test_network_policies() -> None:
 
 
 def test_only_the_collector_endpoint_is_public() -> None:
+    """Gateway API: one HTTPS listener and one route whose only rule sends exactly /v1/batches to
+    ingest; nothing else is exposed (no Ingress, no LoadBalancer/NodePort Service)."""
     docs = build("overlays/prod")
-    (ingress,) = kinds(docs, "Ingress")
-    paths = [p for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
-    assert [(p["path"], p["backend"]["service"]["name"]) for p in paths] == [("/v1/batches",
-                                                                           "ingest")]
+    assert not kinds(docs, "Ingress")
+    assert {d["kind"] for d in docs if d["apiVersion"].startswith("gateway.networking.k8s.io/")
+            } == {"Gateway", "HTTPRoute"}
+    (gateway,) = kinds(docs, "Gateway")
+    (listener,) = gateway["spec"]["listeners"]
+    assert listener["protocol"] == "HTTPS" and listener["tls"]["mode"] == "Terminate"
+    assert listener["tls"]["certificateRefs"] == [{"kind": "Secret", "name": "ingest-tls"}]
+    assert listener["allowedRoutes"]["namespaces"]["from"] == "Same"
+    (route,) = kinds(docs, "HTTPRoute")
+    assert route["spec"]["parentRefs"] == [{"name": gateway["metadata"]["name"],
+                                            "sectionName": listener["name"]}]
+    assert route["spec"]["hostnames"] == [listener["hostname"]]
+    (rule,) = route["spec"]["rules"]
+    assert rule["matches"] == [{"path": {"type": "Exact", "value": "/v1/batches"}}]
+    (backend,) = rule["backendRefs"]
+    service = named(docs, "Service", backend["name"])
+    assert backend["name"] == "ingest" and backend["port"] in {p["port"] for p in
+                                                               service["spec"]["ports"]}
     assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in kinds(docs, "Service"))
+    # only the gateway's proxies reach ingest's port
+    policy = named(docs, "NetworkPolicy", "ingest-from-gateway")
+    (ingress_rule,) = policy["spec"]["ingress"]
+    assert {"gateway.networking.k8s.io/gateway-name": gateway["metadata"]["name"]} in [
+        f.get("podSelector", {}).get("matchLabels") for f in ingress_rule["from"]]
 
 
 def test_prometheus_scrape_annotations_match_ports() -> None:
