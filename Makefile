@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install run test lint typecheck pytest stack-up stack-down clean
+.PHONY: install run test test-fast lint typecheck pytest stack-up stack-down clean
 
 install:
 	bash scripts/install.sh
@@ -21,6 +21,10 @@ typecheck:
 
 pytest:
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests
+
+# In-process tests only (no broker, Redis, browser or API server): the quick loop while working.
+test-fast:
+	$(PY) -m pytest -q -p no:cacheprovider -m "not integration and not e2e" tests
 
 stack-up: install
 	$(PY) -m cursorprint.stream.cli stack up

@@ -22,6 +22,8 @@ COMMAND_MODULES = [
     "cursorprint.stream.cli.ingest",
     "cursorprint.stream.cli.model",
     "cursorprint.stream.cli.worker",
+    "cursorprint.stream.cli.enroll",
+    "cursorprint.stream.cli.playback",
 ]
 
 

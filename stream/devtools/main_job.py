@@ -4,7 +4,7 @@
 2. make sure a model exists in ``CURSORPRINT_MODEL_DIR`` (a quick small Balabit model is
    trained when there is none);
 3. start ingest and two Faust workers (sessionizer, scorer) as subprocesses;
-4. replay a subset of the labelled Balabit test sessions through ingest and print counts,
+4. play back a subset of the labelled Balabit test sessions through ingest and print counts,
    throughput and the AUC;
 5. print the demo page address (``--keep`` leaves everything running until Ctrl-C), then stop
    what it started (the stack only if this job started it).
@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -53,17 +52,18 @@ def ensure_model(settings: Settings, data: Path) -> str:
     return read_info(model_dir).version
 
 
-def main_job(args: argparse.Namespace) -> int:
+def main_job(data: Path | None = None, limit: int = 40, keep: bool = False) -> int:
+    """The main job; ``data`` is the Balabit folder (default: the shared data set)."""
     from cursorprint.stream.devtools.playback import (
         PlaybackError,
         load_balabit_sessions,
+        play_sessions,
         publish_model_heads,
-        replay_sessions,
     )
     from cursorprint.stream.devtools.stack import Stack, StackError
 
     settings = load_settings()
-    data = args.data or _default_data()
+    data = data or _default_data()
     if not (data / "test_files").is_dir():
         print(f"cursorprint run: --data {data}: not the Balabit folder (no test_files/)",
               file=sys.stderr)
@@ -83,7 +83,7 @@ def main_job(args: argparse.Namespace) -> int:
         version = ensure_model(settings, data)
         print(f"model {version} in {settings.scorer.model_dir}", flush=True)
         env = dict(os.environ)
-        # the replay posts every session from this one address: lift the per-client limit
+        # the playback posts every session from this one address: lift the per-client limit
         env.setdefault("CURSORPRINT_INGEST_CLIENT_RATE", "100000")
         env.setdefault("CURSORPRINT_INGEST_CLIENT_BURST", "100000")
         web_s, web_c = settings.worker.web_port, settings.worker.web_port + 1
@@ -103,15 +103,15 @@ def main_job(args: argparse.Namespace) -> int:
               f"(logs in {logs})", flush=True)
         labels = data / "labels_dev.csv"
         sessions = load_balabit_sessions(data, labels if labels.is_file() else None,
-                                         args.limit)
+                                         limit)
         n_heads = publish_model_heads(settings, Path(settings.scorer.model_dir), "demo")
-        print(f"replaying {len(sessions)} labelled Balabit test sessions "
+        print(f"playing back {len(sessions)} labelled Balabit test sessions "
               f"({sum(len(s.traj) for s in sessions)} events) through ingest; {n_heads} user "
               "heads in the head store", flush=True)
-        report = replay_sessions(settings, sessions, ingest_url=ingest_url, timeout_s=600)
+        report = play_sessions(settings, sessions, ingest_url=ingest_url, timeout_s=600)
         print(json.dumps(report.summary(), indent=2), flush=True)
         demo = f"http://127.0.0.1:{web_c}/demo"
-        if args.keep:
+        if keep:
             print(f"demo: open {demo} and move your mouse; running until Ctrl-C", flush=True)
             while all(p.poll() is None for p in procs):
                 time.sleep(1)

@@ -1,19 +1,21 @@
-"""Replay recorded sessions through the real path: ingest HTTP -> Kafka -> agents -> scores.
+"""Play recorded sessions back through the real path: ingest HTTP -> Kafka -> agents -> scores.
+
+("Playback" is this developer tool; "replay" in this project means only the fraud check
+``replayed_trajectory``.)
 
 Each Balabit test session becomes the wire batches the browser collector would send: one batch
 per second of recording (the collector's flush timer) or per ``max_batch_events`` events, each
 starting where the previous one ended, the last one with ``final=true``, signed with a user
-token minted with the site's secret. Times travel as 0.1 ms ticks, so a replayed session is
+token minted with the site's secret. Times travel as 0.1 ms ticks, so a played-back session is
 exactly :func:`wire_trajectory` of the recording, which the offline scorer can score too.
 
-At the end the ``session-scores`` topic is read (from the offsets at the start of the replay)
-until every replayed session has its final score; counts, throughput and, with labels, the AUC
+At the end the ``session-scores`` topic is read (from the offsets at the start of the
+playback) until every session played back has its final score; counts, throughput and, with labels, the AUC
 are printed.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import time
@@ -32,19 +34,19 @@ from cursorprint.stream.records import topics
 from cursorprint.stream.records.errors import CursorprintError
 from cursorprint.stream.settings import Settings, load_settings
 
-__all__ = ["PlaybackError", "ReplaySession", "ReplayReport", "wire_trajectory", "to_batches",
-           "publish_model_heads", "replay_sessions", "read_scores", "replay_balabit_cli",
+__all__ = ["PlaybackError", "PlaybackSession", "PlaybackReport", "wire_trajectory", "to_batches",
+           "publish_model_heads", "play_sessions", "read_scores", "playback_balabit",
            "origin_for"]
 
 TICKS_PER_S = 10_000           # wire time resolution: 0.1 ms
 
 
 class PlaybackError(CursorprintError, RuntimeError):
-    """The replay cannot run (bad data folder, unknown site, ingest refusing, timeout)."""
+    """The playback cannot run (bad data folder, unknown site, ingest refusing, timeout)."""
 
 
 @dataclass
-class ReplaySession:
+class PlaybackSession:
     name: str                 # e.g. the Balabit file name
     user: str                 # the site's user id (the account the session ran under)
     traj: Trajectory
@@ -53,7 +55,7 @@ class ReplaySession:
 
 
 @dataclass
-class ReplayReport:
+class PlaybackReport:
     sessions: int = 0
     batches: int = 0
     events: int = 0
@@ -90,7 +92,7 @@ def _num(v: float) -> float | int:
 
 
 def to_batches(traj: Trajectory, *, site: str, token: str, sid: str, start_ms: int,
-               path: str = "/replay", flush_s: float = 1.0, max_batch_events: int = 500
+               path: str = "/playback", flush_s: float = 1.0, max_batch_events: int = 500
                ) -> list[dict[str, Any]]:
     """The wire batches of ``traj`` as the collector would post them (last one final)."""
     ticks = np.rint((traj.t - traj.t[0]) * TICKS_PER_S).astype(np.int64) if len(traj) \
@@ -148,7 +150,7 @@ def publish_model_heads(settings: Settings, model_dir: Path, site: str) -> int:
 
 
 async def _post_session(http: Any, url: str, origin: str, batches: Sequence[dict[str, Any]],
-                        speed: float, t_start: float, report: ReplayReport) -> None:
+                        speed: float, t_start: float, report: PlaybackReport) -> None:
     for batch in batches:
         if speed > 0:
             due = t_start + (batch["t0"] - batches[0]["t0"] + sum(batch["ev"]["dt"])) \
@@ -171,7 +173,7 @@ async def _post_session(http: Any, url: str, origin: str, batches: Sequence[dict
 
 
 async def _post_all(url: str, origin: str, plans: list[list[dict[str, Any]]], speed: float,
-                    concurrency: int, report: ReplayReport) -> None:
+                    concurrency: int, report: PlaybackReport) -> None:
     import aiohttp
 
     sem = asyncio.Semaphore(concurrency)
@@ -224,9 +226,9 @@ def read_scores(settings: Settings, start: dict[Any, int], want: set[str], timeo
     return got
 
 
-def replay_sessions(settings: Settings, sessions: list[ReplaySession], *, ingest_url: str,
+def play_sessions(settings: Settings, sessions: list[PlaybackSession], *, ingest_url: str,
                     site: str = "demo", speed: float = 0.0, concurrency: int = 16,
-                    timeout_s: float = 300.0) -> ReplayReport:
+                    timeout_s: float = 300.0) -> PlaybackReport:
     """Post every session through ingest and wait for its final score."""
     cfg = settings.ingest.site_configs().get(site)
     if cfg is None:
@@ -243,7 +245,7 @@ def replay_sessions(settings: Settings, sessions: list[ReplaySession], *, ingest
     if not start:
         raise PlaybackError(f"topic {topics.SESSION_SCORES} not found on "
                           f"{settings.kafka.bootstrap} (is the stack up?)")
-    report = ReplayReport(sessions=len(sessions),
+    report = PlaybackReport(sessions=len(sessions),
                           threshold=settings.scorer.thresholds().get(site, settings.scorer.alert_threshold))
     t0 = time.monotonic()
     asyncio.run(_post_all(ingest_url.rstrip("/") + "/v1/batches", origin, plans, speed,
@@ -264,7 +266,7 @@ def replay_sessions(settings: Settings, sessions: list[ReplaySession], *, ingest
 
 
 def load_balabit_sessions(data: Path, labels: Path | None, limit: int | None
-                          ) -> list[ReplaySession]:
+                          ) -> list[PlaybackSession]:
     """Balabit test sessions (only labelled ones when ``labels`` is given), sorted."""
     from cursorprint.model.data.datasets import DatasetError, read_balabit_session, read_labels
 
@@ -284,30 +286,34 @@ def load_balabit_sessions(data: Path, labels: Path | None, limit: int | None
     out = []
     for f in files:
         traj = read_balabit_session(f)
-        out.append(ReplaySession(f.name, f.parent.name, traj,
+        out.append(PlaybackSession(f.name, f.parent.name, traj,
                                  label=None if lab is None else lab[f.name][1]))
     return out
 
 
-def replay_balabit_cli(args: argparse.Namespace) -> int:
-    """The ``cursorprint replay balabit`` command."""
-    settings = load_settings()
-    if args.labels is not None and not args.labels.is_file():
-        raise PlaybackError(f"--labels {args.labels}: no such file")
-    sessions = load_balabit_sessions(args.data, args.labels, args.limit)
+def playback_balabit(data: Path, *, labels: Path | None = None, limit: int | None = None,
+                     ingest: str | None = None, site: str = "demo", speed: float = 0.0,
+                     timeout_s: float = 300.0, out: Path | None = None) -> PlaybackReport:
+    """Play Balabit test sessions through the running pipeline; write per-session scores to
+    ``out`` (JSON) when given."""
+    settings = load_settings(sections=("kafka", "ingest", "scorer", "redis"))
+    if labels is not None and not labels.is_file():
+        raise PlaybackError(f"--labels {labels}: no such file")
+    sessions = load_balabit_sessions(data, labels, limit)
     if not sessions:
-        raise PlaybackError(f"--data {args.data}: no sessions to replay")
-    url = args.ingest or f"http://{settings.ingest.host}:{settings.ingest.port}"
-    n_heads = publish_model_heads(settings, settings.scorer.model_dir, args.site) \
+        raise PlaybackError(f"--data {data}: no sessions to play back")
+    url = ingest or f"http://{settings.ingest.host}:{settings.ingest.port}"
+    n_heads = publish_model_heads(settings, settings.scorer.model_dir, site) \
         if (settings.scorer.model_dir / "model.json").is_file() else 0
-    print(f"replaying {len(sessions)} Balabit sessions ({sum(len(s.traj) for s in sessions)} "
-          f"events) to {url}; {n_heads} user heads published to the head store", flush=True)
-    report = replay_sessions(settings, sessions, ingest_url=url, site=args.site,
-                             speed=args.speed, timeout_s=args.timeout)
+    print(f"playing back {len(sessions)} Balabit sessions "
+          f"({sum(len(s.traj) for s in sessions)} events) to {url}; {n_heads} user heads "
+          "published to the head store", flush=True)
+    report = play_sessions(settings, sessions, ingest_url=url, site=site, speed=speed,
+                           timeout_s=timeout_s)
     print(json.dumps(report.summary(), indent=2))
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({s.name: {"sid": s.sid, "user": s.user, "label": s.label,
-                                                 **report.scores.get(s.sid, {})}
-                                        for s in sessions}, indent=1))
-    return 0 if not report.missing and not report.rejected else 1
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({s.name: {"sid": s.sid, "user": s.user, "label": s.label,
+                                            **report.scores.get(s.sid, {})}
+                                   for s in sessions}, indent=1))
+    return report

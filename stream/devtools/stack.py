@@ -5,6 +5,9 @@ with ``java -cp`` as one combined broker+controller with its log directory under
 so data survives a restart. Redis is the OS package's ``redis-server`` on a private port and dir.
 Processes are started in their own session and recorded in pid files, so ``down`` stops exactly
 the processes ``up`` started, and a second ``up`` reuses what already runs.
+
+One module for both services (a little over 300 lines): ``up``, ``down`` and ``status`` treat
+them alike, and the Kafka half (jars, config, cluster id) is what makes it long.
 """
 
 from __future__ import annotations
@@ -13,18 +16,25 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from cursorprint.stream.devtools.processes import (
+    alive,
+    free_port,
+    port_open,
+    read_pid,
+    signal_group,
+    wait_gone,
+)
 from cursorprint.stream.records.errors import CursorprintError
 from cursorprint.stream.records.topics import topic_specs
 from cursorprint.stream.settings import Settings
 
-__all__ = ["Stack", "StackError", "ServiceStatus"]
+__all__ = ["Stack", "StackError", "ServiceStatus", "free_port"]
 
 log = logging.getLogger(__name__)
 POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
@@ -44,68 +54,6 @@ class ServiceStatus:
 
 
 KAFKA_HEAP_DEFAULT = "-Xms768m -Xmx768m -XX:+AlwaysPreTouch"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (for private stacks, tests, benchmarks)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped) is not alive -- but in a multi-threaded process (the
-    # JVM) the leader thread shows "Z" while the other threads still run their shutdown hooks.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().split(") ", 1)[1][0] != "Z":
-                return True
-        return len(os.listdir(f"/proc/{pid}/task")) > 1
-    except OSError:
-        return False
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:      # it exited in the meantime
-        pass
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """Wait until ``pid`` has exited (and reap it if it is our child); False on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return True
-        except ChildProcessError:       # not our child (or already reaped): watch /proc
-            if not _alive(pid):
-                return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def _java_major() -> int:
@@ -207,10 +155,10 @@ class Stack:
 
     def start_kafka(self, timeout: float = 90.0) -> None:
         pidfile = self.kafka_dir / "kafka.pid"
-        if _alive(_read_pid(pidfile)):
+        if alive(read_pid(pidfile)):
             self._wait_kafka(timeout)
             return
-        if _port_open(self.settings.local_stack.kafka_port):
+        if port_open(self.settings.local_stack.kafka_port):
             if self._kafka_answers():
                 log.info("Kafka already answers on port %d (not started by this stack)",
                          self.settings.local_stack.kafka_port)
@@ -254,7 +202,7 @@ class Stack:
             if proc is not None and proc.poll() is not None:
                 tail = (self.kafka_dir / "kafka.log").read_text(errors="replace")[-3000:]
                 raise StackError(f"Kafka exited with code {proc.returncode}:\n{tail}")
-            if _port_open(self.settings.local_stack.kafka_port) and self._kafka_answers():
+            if port_open(self.settings.local_stack.kafka_port) and self._kafka_answers():
                 return
             time.sleep(0.5)
         raise StackError(f"Kafka did not answer within {timeout:.0f}s; see "
@@ -288,10 +236,10 @@ class Stack:
     def start_redis(self, timeout: float = 20.0) -> None:
         pidfile = self.redis_dir / "redis.pid"
         port = self.settings.local_stack.redis_port
-        if _alive(_read_pid(pidfile)):
+        if alive(read_pid(pidfile)):
             self._wait_redis(timeout)
             return
-        if _port_open(port):
+        if port_open(port):
             if self._redis_answers():
                 log.info("Redis already answers on port %d (not started by this stack)", port)
                 return
@@ -347,30 +295,30 @@ class Stack:
         self.stop_redis()
 
     def _stop(self, pidfile: Path, port: int, timeout: float, hard: bool) -> None:
-        pid = _read_pid(pidfile)
-        if _alive(pid):
+        pid = read_pid(pidfile)
+        if alive(pid):
             assert pid is not None
-            _signal_group(pid, signal.SIGKILL if hard else signal.SIGTERM)
-            if not _wait_gone(pid, timeout):
+            signal_group(pid, signal.SIGKILL if hard else signal.SIGTERM)
+            if not wait_gone(pid, timeout):
                 log.warning("pid %d ignored SIGTERM for %.0fs; killing it", pid, timeout)
-                _signal_group(pid, signal.SIGKILL)
-                if not _wait_gone(pid, 30.0):
+                signal_group(pid, signal.SIGKILL)
+                if not wait_gone(pid, 30.0):
                     raise StackError(f"pid {pid} survived SIGKILL for 30 s")
         pidfile.unlink(missing_ok=True)
         if pid is not None:
             deadline = time.monotonic() + 10
-            while _port_open(port) and time.monotonic() < deadline:
+            while port_open(port) and time.monotonic() < deadline:
                 time.sleep(0.1)
 
     def status(self) -> list[ServiceStatus]:
-        kpid = _read_pid(self.kafka_dir / "kafka.pid")
-        rpid = _read_pid(self.redis_dir / "redis.pid")
+        kpid = read_pid(self.kafka_dir / "kafka.pid")
+        rpid = read_pid(self.redis_dir / "redis.pid")
         return [
-            ServiceStatus("kafka", kpid if _alive(kpid) else None, self.settings.local_stack.kafka_port,
-                          _port_open(self.settings.local_stack.kafka_port) and self._kafka_answers(),
-                          _alive(kpid)),
-            ServiceStatus("redis", rpid if _alive(rpid) else None, self.settings.local_stack.redis_port,
-                          self._redis_answers(), _alive(rpid)),
+            ServiceStatus("kafka", kpid if alive(kpid) else None, self.settings.local_stack.kafka_port,
+                          port_open(self.settings.local_stack.kafka_port) and self._kafka_answers(),
+                          alive(kpid)),
+            ServiceStatus("redis", rpid if alive(rpid) else None, self.settings.local_stack.redis_port,
+                          self._redis_answers(), alive(rpid)),
         ]
 
     def connection_env(self) -> dict[str, str]:

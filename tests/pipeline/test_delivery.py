@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cursorprint.model.data.synthetic import random_style, synth_session
-from cursorprint.stream.devtools.playback import ReplayReport, ReplaySession, replay_sessions
+from cursorprint.stream.devtools.playback import PlaybackReport, PlaybackSession, play_sessions
 from cursorprint.stream.devtools.stack import Stack, free_port
 from cursorprint.stream.records import topics
 from cursorprint.stream.settings import Settings
@@ -47,13 +47,13 @@ def test_kill_9_workers_mid_replay_loses_no_session(
         wait_ready(f"http://127.0.0.1:{web_c}/readyz", scorer)
 
         rng = np.random.default_rng(77)
-        sessions = [ReplaySession(f"s{i}", f"user{i % 3}",
+        sessions = [PlaybackSession(f"s{i}", f"user{i % 3}",
                                   synth_session(rng, random_style(rng), 500))
                     for i in range(12)]
-        result: dict[str, ReplayReport] = {}
+        result: dict[str, PlaybackReport] = {}
 
         def replay() -> None:   # paced: the sessions span several seconds of wall time
-            result["r"] = replay_sessions(st, sessions, ingest_url=f"http://127.0.0.1:"
+            result["r"] = play_sessions(st, sessions, ingest_url=f"http://127.0.0.1:"
                                           f"{st.ingest.port}", speed=1.0, timeout_s=150)
         thread = threading.Thread(target=replay)
         thread.start()

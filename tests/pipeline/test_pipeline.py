@@ -25,11 +25,11 @@ from kafka import KafkaProducer
 from cursorprint.model.data.synthetic import random_style, synth_session
 from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, SessionScorer
 from cursorprint.stream.devtools.playback import (
-    ReplaySession,
+    PlaybackSession,
     load_balabit_sessions,
     origin_for,
     publish_model_heads,
-    replay_sessions,
+    play_sessions,
     to_batches,
     wire_trajectory,
 )
@@ -95,7 +95,7 @@ def test_replayed_balabit_sessions_score_online_as_offline(pipeline: Pipeline,
     for s in sessions[:2]:
         s.user = "synth0"
     assert publish_model_heads(st, pipeline.model, "demo") == 3
-    report = replay_sessions(st, sessions, ingest_url=pipeline.ingest_url, timeout_s=90)
+    report = play_sessions(st, sessions, ingest_url=pipeline.ingest_url, timeout_s=90)
     assert report.rejected == {} and report.missing == [], report.summary()
     assert report.batches > len(sessions)
 
@@ -154,7 +154,7 @@ def test_poison_records_go_to_dead_letter_and_agents_go_on(pipeline: Pipeline) -
     # the agents are still alive: a real session still gets scored
     rng = np.random.default_rng(5)
     traj = synth_session(rng, random_style(rng), 300)
-    report = replay_sessions(st, [ReplaySession("after-poison", "someone", traj)],
+    report = play_sessions(st, [PlaybackSession("after-poison", "someone", traj)],
                              ingest_url=pipeline.ingest_url, timeout_s=60)
     assert report.missing == []
     with urllib.request.urlopen(f"http://127.0.0.1:{pipeline.web}/metrics", timeout=5) as r:
@@ -236,8 +236,8 @@ def test_enrollment_on_trusted_sessions_is_used_without_restart(pipeline: Pipeli
     version = r.hget(f"cursorprint:head:{key}", "version")
     assert version is not None, "no head was stored for the enrolled user"
     # a new session of that user: scored with the new head by the running worker
-    sessions = [ReplaySession("enrolled", user_id, synth_session(rng, style, 600))]
-    report = replay_sessions(st, sessions, ingest_url=pipeline.ingest_url, timeout_s=60)
+    sessions = [PlaybackSession("enrolled", user_id, synth_session(rng, style, 600))]
+    report = play_sessions(st, sessions, ingest_url=pipeline.ingest_url, timeout_s=60)
     got = report.scores[sessions[0].sid]
     assert got["user"] == key
     assert got["head_version"] == version.decode()

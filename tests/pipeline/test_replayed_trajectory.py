@@ -13,7 +13,7 @@ import redis
 
 from cursorprint.model.data.synthetic import random_style, synth_session
 from cursorprint.model.data.trajectory import Trajectory
-from cursorprint.stream.devtools.playback import ReplaySession, replay_sessions
+from cursorprint.stream.devtools.playback import PlaybackSession, play_sessions
 from cursorprint.stream.devtools.stack import Stack
 from cursorprint.stream.score.abuse import (
     REASON_REPLAY_UNCHECKED,
@@ -63,20 +63,20 @@ def test_replayed_trajectory_is_flagged_on_the_pipeline(
     # a fresh seed per run: nothing else in this Redis has seen these trajectories
     rng = np.random.default_rng(uuid.uuid4().int & 0xFFFF_FFFF)
     recorded = synth_session(rng, random_style(rng), 700)
-    genuine = ReplaySession("genuine", "victim", recorded)
+    genuine = PlaybackSession("genuine", "victim", recorded)
     # the recording played back elsewhere on the page with timer jitter (to_batches re-times
     # every session from now, so it arrives later too)
     t = np.maximum.accumulate(recorded.t + rng.normal(0, 0.002, len(recorded)))
     copy = Trajectory.from_columns(t, recorded.x + 60, recorded.y - 25, recorded.kind,
                                    recorded.button, recorded.screen)
-    replayed = ReplaySession("replayed", "attacker", copy)
-    other = ReplaySession("other", "someone-else", synth_session(rng, random_style(rng), 700))
+    replayed = PlaybackSession("replayed", "attacker", copy)
+    other = PlaybackSession("other", "someone-else", synth_session(rng, random_style(rng), 700))
     with abuse_pipeline(stack_settings, tmp_path_factory) as pipe:
         st = pipe.settings
         # the genuine session first, and only then the others: the scorer must have stored the
         # original's fingerprint before it sees the copy (no ordering across partitions)
         for batch in ([genuine], [replayed, other]):
-            report = replay_sessions(st, batch, ingest_url=pipe.ingest_url, timeout_s=120)
+            report = play_sessions(st, batch, ingest_url=pipe.ingest_url, timeout_s=120)
             assert report.missing == [] and report.rejected == {}, report.summary()
         scores, alerts = scores_and_alerts(st, {genuine.sid, replayed.sid, other.sid})
 

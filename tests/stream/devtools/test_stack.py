@@ -10,7 +10,8 @@ import pytest
 import redis
 from kafka import KafkaConsumer, KafkaProducer
 
-from cursorprint.stream.devtools.stack import Stack, _port_open
+from cursorprint.stream.devtools.processes import port_open
+from cursorprint.stream.devtools.stack import Stack
 from cursorprint.stream.records.topics import ALL_TOPICS
 
 pytestmark = pytest.mark.integration
@@ -75,7 +76,7 @@ def test_message_survives_broker_restart(stack: Stack) -> None:
     producer.send(topic, value=value).get(timeout=30)
     producer.close()
     stack.stop_kafka()
-    assert not _port_open(stack.settings.local_stack.kafka_port)
+    assert not port_open(stack.settings.local_stack.kafka_port)
     stack.start_kafka()
     assert _consume_until(stack.settings.kafka.bootstrap_list, topic, value)
 
@@ -107,5 +108,5 @@ def test_up_twice_reuses_and_down_frees_everything(
         assert pid is not None
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-    assert not _port_open(kport) and not _port_open(rport)
+    assert not port_open(kport) and not port_open(rport)
     assert all(not s.answering for s in st.status())
