@@ -24,7 +24,6 @@ The rule (:class:`WindowRule`, stored in every model's ``model.json``):
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -32,7 +31,7 @@ import numpy as np
 from cursorprint.model.data.trajectory import KIND_MOVE, Trajectory
 
 __all__ = ["WindowRule", "DEFAULT_RULE", "normalise_rate", "window_bounds", "cut", "aggregate",
-           "REASON_TOO_FEW_EVENTS"]
+           "REASON_TOO_FEW_EVENTS", "sigmoid"]
 
 REASON_TOO_FEW_EVENTS = "too_few_events"
 
@@ -111,10 +110,16 @@ def cut(traj: Trajectory, rule: WindowRule = DEFAULT_RULE) -> tuple[list[Traject
     return [norm.slice(a, b) for a, b in window_bounds(len(norm), rule)], reasons
 
 
+def sigmoid(z: np.ndarray | float) -> np.ndarray:
+    """The logistic function, float64 (the project's only one: heads, window and session
+    scores); saturates to exactly 0 or 1 far out instead of warning."""
+    with np.errstate(over="ignore"):
+        return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64))))
+
+
 def aggregate(window_logits: np.ndarray | list[float]) -> float:
     """Session score in [0, 1] from window logits: sigmoid of their mean (0.5 when empty)."""
     arr = np.asarray(window_logits, dtype=np.float64)
     if arr.size == 0:
         return 0.5
-    m = float(arr.mean())
-    return 1.0 / (1.0 + math.exp(-m)) if m > -700 else 0.0
+    return float(sigmoid(arr.mean()))

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cursorprint.model.features.windows import sigmoid
+
 __all__ = ["Head", "HeadError", "fit_head", "fit_logistic"]
 
 _MAGIC = b"CPH1"
@@ -85,7 +87,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 25,
     reg[-1] = 0.0
     for _ in range(iters):
         z = np.clip(xb @ theta, -30, 30)
-        p = 1.0 / (1.0 + np.exp(-z))
+        p = sigmoid(z)
         grad = xb.T @ (sw * (p - y)) + reg * theta
         hess = (xb * (sw * p * (1 - p))[:, None]).T @ xb + np.diag(reg + 1e-9)
         step = np.linalg.solve(hess, grad)

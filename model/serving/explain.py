@@ -26,6 +26,7 @@ import numpy as np
 
 from cursorprint.model.data import datasets
 from cursorprint.model.data.trajectory import Trajectory
+from cursorprint.model.features.windows import sigmoid
 from cursorprint.model.serving.scoring import SessionScorer
 
 __all__ = ["load_session_file", "grad_cam", "saliency", "heatmap_overlay",
@@ -106,8 +107,8 @@ def grad_cam(scorer: SessionScorer, user: str, traj: Trajectory
     size = imgs.shape[1]
     cam = tf.image.resize(cam[..., None], (size, size), method="bilinear").numpy()[..., 0]
     cam /= np.abs(cam).reshape(len(cam), -1).max(axis=1)[:, None, None] + 1e-12
-    logits = head.logits(scorer.with_motion(scorer.embed(imgs), scorer.motion_of(windows)))
-    return imgs, cam.astype(np.float32), 1.0 / (1.0 + np.exp(-logits))
+    scores = sigmoid(head.logits(scorer.descriptors_of(windows)))
+    return imgs, cam.astype(np.float32), scores
 
 
 def saliency(scorer: SessionScorer, user: str, traj: Trajectory

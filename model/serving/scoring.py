@@ -1,15 +1,16 @@
-"""The model API the stream codes against: windows -> images -> embeddings -> head -> score.
+"""The model API the stream codes against: windows -> descriptors -> head -> score.
 
-``embed`` is the one backbone call per micro-batch (images of many sessions together);
-``with_motion`` appends each window's motion statistics when the model's heads use them
-(``model.json`` ``motion_features``), giving the window *descriptors* the heads score;
-``score_embeddings`` picks the user's head (Redis head store, then the model directory's own
-heads) or the population head and aggregates window logits with the ONE window rule.
+Descriptors come from the model's :class:`~cursorprint.model.features.descriptors.Descriptors`
+(``describe``), the same object type training and evaluation use. The stream's scorer takes the
+path apart to batch it (``images_of`` for every session of a micro-batch, one ``embed``, then
+``with_motion`` per session); each step is a thin delegate, so the pieces cannot drift from
+``descriptors_of``. ``score_embeddings`` picks the user's head (the head store, then the model
+directory's own heads) or the population head and aggregates window logits with the ONE window
+rule.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,8 +19,7 @@ import numpy as np
 
 from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.model.features import windows as win
-from cursorprint.model.features.motion import N_MOTION, motion_features
-from cursorprint.model.features.raster import rasterize_batch
+from cursorprint.model.features.descriptors import Descriptors
 from cursorprint.model.nets.heads import Head
 from cursorprint.model.nets.modeldir import (
     POPULATION_FILE,
@@ -54,15 +54,15 @@ class SessionScorer:
                  local_heads: dict[str, Head], heads: HeadStore | None = None) -> None:
         self.info = info
         self.model_version: str = info.version
-        size = info.backbone.image_size
-        self.image_shape: tuple[int, int, int] = (size, size, info.backbone.channels)
-        self.n_motion = N_MOTION if info.motion else 0
-        self.descriptor_dim = info.backbone.emb_dim + self.n_motion
+        self.describe = Descriptors(embedder, info.backbone.image_size, info.frame,
+                                    info.encoding, info.motion)
+        self.image_shape: tuple[int, int, int] = self.describe.image_shape
+        self.n_motion = self.describe.n_motion
+        self.descriptor_dim = self.describe.dim
         self.embedder = embedder
         self.population = population
         self.local_heads = local_heads
         self.heads = heads
-        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, model_dir: Path, heads: HeadStore | None = None) -> SessionScorer:
@@ -91,19 +91,11 @@ class SessionScorer:
 
     def images_of(self, windows: list[Trajectory]) -> np.ndarray:
         """Windows (of one or many sessions) drawn the way this model sees them."""
-        return rasterize_batch(windows, self.image_shape[0], self.info.frame, self.info.encoding)
+        return self.describe.images(windows)
 
     def embed(self, images: np.ndarray) -> np.ndarray:
-        """One backbone call for a micro-batch of images (from many sessions)."""
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim != 4 or images.shape[1:] != self.image_shape:
-            raise ValueError(f"embed expects images of shape (n, {self.image_shape}), "
-                             f"got {images.shape}")
-        if len(images) == 0:
-            return np.zeros((0, self.info.backbone.emb_dim), dtype=np.float32)
-        with self._lock:  # Keras models are not re-entrant across threads
-            out = self.embedder(images, training=False)
-        return np.asarray(out, dtype=np.float32)
+        """Backbone embeddings of a micro-batch of images (from many sessions)."""
+        return self.describe.embed(images)
 
     def motion(self, traj: Trajectory) -> np.ndarray:
         """``(n_windows, n_motion)`` motion statistics of the session's windows (n_motion is 0
@@ -112,24 +104,19 @@ class SessionScorer:
 
     def motion_of(self, windows: list[Trajectory]) -> np.ndarray:
         """Motion statistics of windows (of one or many sessions)."""
-        if not self.n_motion:
-            return np.zeros((len(windows), 0), dtype=np.float32)
-        return motion_features(windows)
+        return self.describe.motion(windows)
 
     def with_motion(self, emb: np.ndarray, motion: np.ndarray) -> np.ndarray:
         """Window descriptors: embeddings with the windows' motion statistics appended."""
-        if len(emb) != len(motion) or motion.shape[1:] != (self.n_motion,):
-            raise ValueError(f"{len(emb)} embeddings need ({len(emb)}, {self.n_motion}) motion "
-                             f"statistics, got {motion.shape}")
-        return np.hstack([np.asarray(emb, np.float32), np.asarray(motion, np.float32)])
+        return self.describe.combine(emb, motion)
 
     def descriptors(self, traj: Trajectory) -> np.ndarray:
         """What the heads score for one session: the descriptors of its windows."""
         return self.descriptors_of(self.windows(traj))
 
-    def descriptors_of(self, windows: list[Trajectory]) -> np.ndarray:
-        """Descriptors of windows (of one or many sessions), with one backbone call."""
-        return self.with_motion(self.embed(self.images_of(windows)), self.motion_of(windows))
+    def descriptors_of(self, windows: list[Trajectory], progress: bool = False) -> np.ndarray:
+        """Descriptors of windows (of one or many sessions)."""
+        return self.describe(windows, progress=progress)
 
     def head_for(self, user_key: str) -> tuple[Head | None, list[str]]:
         """The user's head and reason codes from the head store (else the model's own heads)."""
@@ -154,7 +141,7 @@ class SessionScorer:
         if len(emb) == 0:
             return SessionScore(0.5, [], version, [*reasons, REASON_NO_WINDOWS])
         logits = head.logits(emb)
-        window_scores = [float(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))) for z in logits]
+        window_scores = [float(p) for p in win.sigmoid(logits)]
         return SessionScore(win.aggregate(logits), window_scores, version, reasons)
 
     def score_session(self, user_key: str, traj: Trajectory) -> SessionScore:

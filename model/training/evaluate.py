@@ -2,7 +2,7 @@
 
 Writes ``scores.csv`` (filename,user,score for all test sessions); with labels also ``report.json``
 (global ROC AUC, EER, per-user AUC, counts, timings) and ``roc.png``. No parameter is fitted on
-test sessions: labels are read only to compute the metrics. Test-window embeddings are cached
+test sessions: labels are read only to compute the metrics. Test-window descriptors are cached
 under ``.cursorprint/cache`` keyed by the model version.
 """
 
@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from cursorprint.model.data import datasets
-from cursorprint.model.features.windows import cut
 
 __all__ = ["roc_auc", "roc_curve", "eer", "evaluate_balabit"]
 
@@ -80,10 +79,8 @@ def evaluate_balabit(data: Path, out: Path, labels: Path | None = None,
                      cache_dir: Path = Path(".cursorprint/cache"),
                      progress: bool = True) -> dict[str, Any]:
     """Run the whole protocol; returns the report dict (also written to ``report.json``)."""
-    from tqdm import tqdm
-
     from cursorprint.model.serving.scoring import SessionScorer
-    from cursorprint.model.training.train import TrainConfig, embed_images, train_model
+    from cursorprint.model.training.train import TrainConfig, train_model
 
     t0 = time.time()
     out = Path(out)
@@ -102,29 +99,23 @@ def evaluate_balabit(data: Path, out: Path, labels: Path | None = None,
     scorer = SessionScorer.load(model_dir)
     tests = datasets.load_balabit(data, "test_files")
 
-    cache = Path(cache_dir) / f"balabit_test_emb_{scorer.model_version}.npz"
-    windows_per = [cut(tr, scorer.info.rule)[0] for tr in tests]
+    cache = Path(cache_dir) / f"balabit_test_descriptors_{scorer.model_version}.npz"
+    windows_per = [scorer.windows(tr) for tr in tests]
     counts = np.array([len(w) for w in windows_per])
     flat = [w for ws in windows_per for w in ws]
     t_embed = time.time()
     if cache.is_file():
-        emb = np.load(cache)["emb"]
+        desc = np.load(cache)["descriptors"]
     else:
-        chunks = []
-        step = 1024
-        for i in tqdm(range(0, len(flat), step), desc="embed test windows", unit="chunk",
-                      disable=not progress):
-            chunks.append(embed_images(scorer.embedder, scorer.images_of(flat[i:i + step])))
-        emb = np.concatenate(chunks) if chunks else np.zeros((0, 1), np.float32)
+        desc = scorer.descriptors_of(flat, progress=progress)
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(cache, emb=emb)
+        np.savez_compressed(cache, descriptors=desc)
     embed_seconds = time.time() - t_embed
-    emb = scorer.with_motion(emb, scorer.motion_of(flat))
     bounds = np.r_[0, np.cumsum(counts)]
     rows = []
     for i, tr in enumerate(tests):
         user = str(tr.meta["user"])
-        sc = scorer.score_embeddings(user, emb[bounds[i]:bounds[i + 1]])
+        sc = scorer.score_embeddings(user, desc[bounds[i]:bounds[i + 1]])
         rows.append((str(tr.meta["session"]), user, sc.score, sc.reasons))
     with open(out / "scores.csv", "w", newline="") as f:
         wr = csv.writer(f)
