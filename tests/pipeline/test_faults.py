@@ -36,6 +36,7 @@ from cursorprint.stream.records.topics import POINTER_BATCHES
 from cursorprint.stream.settings import Settings
 from cursorprint.stream.stores.heads import REASON_HEAD_CACHE_STALE, HeadStore
 from tests.support.ingest_server import running_ingest
+from tests.support.procs import read_to_end
 from tests.support.stack import PrivateRedis
 
 pytestmark = pytest.mark.integration
@@ -77,26 +78,8 @@ async def _send_with_retry(http: aiohttp.ClientSession, url: str, body: bytes,
 
 
 def _bids_on_topic(bootstrap: str, prefix: str) -> list[str]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             group_id=None)
-    try:
-        parts = [TopicPartition(POINTER_BATCHES, p)
-                 for p in sorted(consumer.partitions_for_topic(POINTER_BATCHES) or ())]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        end = consumer.end_offsets(parts)
-        bids: list[str] = []
-        deadline = time.monotonic() + 60
-        while any(consumer.position(p) < end[p] for p in parts):
-            assert time.monotonic() < deadline, "could not read pointer-batches to its end"
-            for records in consumer.poll(timeout_ms=500).values():
-                bids += [json.loads(r.value)["bid"] for r in records
-                         if r.key and r.key.decode().startswith(prefix)]
-        return bids
-    finally:
-        consumer.close()
+    return [json.loads(r.value)["bid"] for r in read_to_end(bootstrap, [POINTER_BATCHES])
+            if r.key and r.key.decode().startswith(prefix)]
 
 
 async def test_broker_restart_under_load_loses_no_accepted_batch(

@@ -27,6 +27,7 @@ from cursorprint.stream.score.abuse import ReplayDetector
 from cursorprint.stream.settings import Settings
 from cursorprint.stream.stores.heads import HeadStore
 from tests.support.ingest_server import running_ingest
+from tests.support.procs import read_to_end
 
 pytestmark = pytest.mark.integration
 
@@ -48,28 +49,11 @@ def _batch(token: str, sid: str, seq: int, user_no: int) -> dict[str, Any]:
 
 def _all_topic_messages(bootstrap: str) -> list[bytes]:
     """Every key, value and header of every project topic, from the first offset to the end."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             group_id=None, consumer_timeout_ms=2000)
-    try:
-        parts = [TopicPartition(t, p) for t in ALL_TOPICS
-                 for p in sorted(consumer.partitions_for_topic(t) or ())]
-        assert {p.topic for p in parts} == set(ALL_TOPICS), "some project topics are missing"
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        end = consumer.end_offsets(parts)
-        blobs: list[bytes] = []
-        deadline = time.monotonic() + 60
-        while any(consumer.position(p) < end[p] for p in parts):
-            assert time.monotonic() < deadline, "could not read the topics to their end"
-            for records in consumer.poll(timeout_ms=500).values():
-                for r in records:
-                    blobs += [r.key or b"", r.value or b""]
-                    blobs += [k.encode() + v for k, v in (r.headers or [])]
-        return blobs
-    finally:
-        consumer.close()
+    blobs: list[bytes] = []
+    for r in read_to_end(bootstrap, ALL_TOPICS):
+        blobs += [r.key or b"", r.value or b""]
+        blobs += [k.encode() + v for k, v in (r.headers or [])]
+    return blobs
 
 
 def _all_redis_data(url: str) -> list[bytes]:

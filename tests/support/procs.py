@@ -20,7 +20,7 @@ from cursorprint.stream.devtools import readiness
 from cursorprint.stream.devtools.stack import free_port
 from cursorprint.stream.settings import Settings, load_settings
 
-__all__ = ["tiny_model", "Proc", "pipeline_env", "start", "wait_ready", "read_topic",
+__all__ = ["tiny_model", "Proc", "pipeline_env", "start", "wait_ready", "read_topic", "read_to_end",
            "settings_from_env"]
 
 
@@ -118,6 +118,33 @@ def read_topic(st: Settings, topic: str, until: Any, timeout: float = 60.0,
     finally:
         consumer.close()
     return got
+
+
+def read_to_end(bootstrap: str | list[str], topics: Iterable[str], timeout: float = 60.0
+                ) -> list[Any]:
+    """Every record of ``topics`` from the first offset to the end offsets taken now (kafka-python
+    ``ConsumerRecord``s); fails when a topic is missing or the end is not reached in time."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    wanted = list(topics)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             group_id=None)
+    try:
+        parts = [TopicPartition(t, p) for t in wanted
+                 for p in sorted(consumer.partitions_for_topic(t) or ())]
+        assert {p.topic for p in parts} == set(wanted), "some topics are missing"
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end = consumer.end_offsets(parts)
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(p) < end[p] for p in parts):
+            assert time.monotonic() < deadline, f"could not read {wanted} to the end"
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
 
 
 def ids(messages: Iterable[dict[str, Any]], key: str) -> set[str]:
