@@ -87,5 +87,12 @@ if [ ! -f "$gw/LICENSE" ]; then
   install -m 0644 "$src/LICENSE" "$gw/LICENSE"
 fi
 
+# A real control plane for the manifest tests (tests/ops/test_k8s_apiserver.py): kube-apiserver
+# and kubectl built through the Go module proxy, etcd from Debian's etcd-server package, cached
+# outside the clone and linked into .cursorprint/bin (tools/apiserver/build.sh).
+if [ ! -x .cursorprint/bin/kube-apiserver ] || [ ! -x .cursorprint/bin/kubectl ] || [ ! -x .cursorprint/bin/etcd ]; then
+  bash tools/apiserver/build.sh
+fi
+
 "$PY" -c "from cursorprint.stream.settings import load_settings; from cursorprint.stream.devtools.stack import Stack; Stack(load_settings()).ensure_jars()"
 echo "install: done"

@@ -177,7 +177,7 @@ class ApiServer:
         self.port = 0
 
     def _spawn(self, name: str, args: list[str]) -> None:
-        log = open(self.dir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        log = open(self.dir / f"{name}.log", "ab")  # the child keeps its own descriptor
         self.procs.append(subprocess.Popen([str(self.tools[name]), *args], stdout=log,
                                            stderr=subprocess.STDOUT, start_new_session=True))
         log.close()
