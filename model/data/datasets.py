@@ -118,6 +118,7 @@ def read_sapimouse_session(path: Path, user: str) -> Trajectory:
     cols = list(zip(*rows, strict=True)) if rows else [()] * 5
     return _build(path, list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
                   list(cols[4]), 1e-3, {"user": user, "session": f"{user}/{path.stem}",
+                                        "recording": path.parent.name,
                                         "source": "sapimouse"})
 
 

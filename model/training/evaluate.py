@@ -18,40 +18,11 @@ from typing import Any
 import numpy as np
 
 from cursorprint.model.data import datasets
+from cursorprint.model.evaluation.metrics import eer, roc_auc, roc_curve
 
-__all__ = ["roc_auc", "roc_curve", "eer", "evaluate_balabit"]
+__all__ = ["evaluate_balabit"]
 
 log = logging.getLogger(__name__)
-
-
-def roc_curve(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(false positive rate, true positive rate) over all thresholds; label 1 = positive."""
-    y = np.asarray(y, dtype=np.int64)
-    order = np.argsort(-np.asarray(s, dtype=np.float64), kind="mergesort")
-    ys = y[order]
-    ss = np.asarray(s, dtype=np.float64)[order]
-    distinct = np.r_[np.flatnonzero(np.diff(ss)), len(ss) - 1]
-    tps = np.cumsum(ys)[distinct]
-    fps = (distinct + 1) - tps
-    p, n = max(int(y.sum()), 1), max(int(len(y) - y.sum()), 1)
-    return np.r_[0.0, fps / n], np.r_[0.0, tps / p]
-
-
-def roc_auc(y: np.ndarray, s: np.ndarray) -> float:
-    """Area under the ROC curve (ties count one half); NaN when one class is missing."""
-    y = np.asarray(y)
-    if y.min(initial=1) == y.max(initial=0):
-        return float("nan")
-    fpr, tpr = roc_curve(y, s)
-    return float(np.trapezoid(tpr, fpr))
-
-
-def eer(y: np.ndarray, s: np.ndarray) -> float:
-    """Equal error rate: where the false positive rate meets the false negative rate."""
-    fpr, tpr = roc_curve(y, s)
-    fnr = 1.0 - tpr
-    i = int(np.argmin(np.abs(fnr - fpr)))
-    return float((fpr[i] + fnr[i]) / 2.0)
 
 
 def _plot_roc(y: np.ndarray, s: np.ndarray, auc: float, path: Path) -> None:

@@ -1,4 +1,4 @@
-"""``cursorprint train``, ``cursorprint evaluate balabit`` and ``cursorprint explain``.
+"""``cursorprint train``, ``cursorprint evaluate balabit|sapimouse`` and ``cursorprint explain``.
 
 Registered through ``COMMAND_MODULES`` in :mod:`cursorprint.stream.cli`; TensorFlow is imported
 inside the handlers only.
@@ -30,7 +30,7 @@ def _weights(text: str) -> str | None:
 
 
 def _add_model_options(p: Any) -> None:
-    """Training knobs shared by ``train`` and ``evaluate balabit`` (defaults: TrainConfig)."""
+    """Training knobs shared by ``train`` and ``evaluate`` (defaults: TrainConfig)."""
     from cursorprint.model.features.raster import ENCODINGS
 
     p.add_argument("--image-size", type=positive_int, default=None)
@@ -105,6 +105,21 @@ def register(sub: Any) -> None:
     _add_model_options(bal)
     bal.set_defaults(handler=_evaluate_balabit)
 
+    sap = evsub.add_parser("sapimouse", help="SapiMouse protocol: backbone on users 1-72, heads "
+                                             "on 73-120's 3-minute sessions, AUC by seconds")
+    sap.add_argument("--data", type=Path, required=True, metavar="DIR", help="SapiMouse folder")
+    sap.add_argument("--out", type=Path, required=True, metavar="DIR")
+    sap.add_argument("--balabit", type=Path, metavar="DIR",
+                     help="also train the backbone on Balabit's training_files")
+    sap.add_argument("--model", type=Path, metavar="DIR",
+                     help="use a model trained by this command (its backbone must not have "
+                          "seen the test users) instead of training one")
+    sap.add_argument("--split", choices=("published", "validation"), default="published",
+                     help="published: backbone 1-72, test 73-120; validation: backbone 1-56, "
+                          "test 57-72 (where choices are tuned)")
+    _add_model_options(sap)
+    sap.set_defaults(handler=_evaluate_sapimouse)
+
     ex = sub.add_parser("explain", help="saliency heatmap PNG of a scored session")
     ex.add_argument("--session", type=Path, required=True, metavar="FILE",
                     help="Balabit/SapiMouse CSV or a sessions-topic record (JSON)")
@@ -167,6 +182,31 @@ def _evaluate_balabit(args: argparse.Namespace) -> int:
     report = evaluate_balabit(args.data, args.out, labels=args.labels, model_dir=args.model,
                               train_cfg=cfg, sapimouse=args.sapimouse)
     print(json.dumps({k: v for k, v in report.items() if k != "per_user_auc"}, indent=2))
+    return 0
+
+
+def _evaluate_sapimouse(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import replace
+
+    from cursorprint.model.data.datasets import DatasetError
+    from cursorprint.model.evaluation.protocol import PUBLISHED, VALIDATION
+    from cursorprint.model.evaluation.sapimouse import evaluate_sapimouse
+    from cursorprint.model.nets.modeldir import ModelDirError
+    from cursorprint.model.training import train
+
+    _check_dir(args.data, "--data")
+    _check_dir(args.model, "--model")
+    _check_dir(args.balabit, "--balabit")
+    cfg = replace(train.TrainConfig(), **_overrides(args))
+    split = PUBLISHED if args.split == "published" else VALIDATION
+    try:
+        report = evaluate_sapimouse(args.data, args.out, split=split, balabit=args.balabit,
+                                    model_dir=args.model, train_cfg=cfg)
+    except (DatasetError, ModelDirError) as exc:
+        print(f"cursorprint: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2))
     return 0
 
 

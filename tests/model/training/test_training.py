@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from cursorprint.model.data.synthetic import synth_users
+from cursorprint.model.evaluation.metrics import roc_auc
 from cursorprint.model.features.motion import N_MOTION
 from cursorprint.model.features.windows import REASON_TOO_FEW_EVENTS
 from cursorprint.model.nets.modeldir import read_heads, read_info
 from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, SessionScore, SessionScorer
-from cursorprint.model.training.evaluate import roc_auc
 from cursorprint.model.training.train import SYNTHETIC_CONFIG, train_model
 from cursorprint.stream.stores.heads import HeadStore
 
