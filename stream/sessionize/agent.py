@@ -8,14 +8,15 @@ step's records and wait for the broker, then write the state, then let Faust com
 The table uses Faust's in-memory store with a changelog topic (no RocksDB): the state per open
 session is bounded (length cap, out-of-order limit) and rebuilt from the changelog at start-up.
 Idle sessions are closed by a timer that sends a tick to every partition of a private
-co-partitioned topic; the tick agent then closes sessions *inside* a stream event, which is what
-Faust requires to write a changelogged table.
+co-partitioned topic; the tick agent then closes sessions *inside* a stream event, so the
+changelog records go to the partition being ticked and Faust commits after them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -30,47 +31,40 @@ from cursorprint.stream.sessionize.kafka_read import read_range
 from cursorprint.stream.sessionize.logic import Outcome, Sessionizer, SessionizerConfig
 from cursorprint.stream.settings import Settings
 
-__all__ = ["add_sessionizer"]
+__all__ = ["add_sessionizer", "SessionizeSteps", "ReadSkipped", "STATE_TABLE"]
 
 log = logging.getLogger(__name__)
+
+STATE_TABLE = "sessionizer-state"
+#: ``(partition, start, stop)`` -> ``(offset, value)`` of pointer-batches ``start <= o < stop``
+ReadSkipped = Callable[[int, int, int], Awaitable[list[tuple[int, bytes]]]]
 
 
 def _now_ms() -> float:
     return time.time() * 1000.0
 
 
-def add_sessionizer(app: faust.App, settings: Settings, ready: dict[str, bool],
-                    send_dead: SendDeadLetter) -> Sessionizer:
-    """Add the ``sessionize`` and ``idle-close`` agents and the tick timer to ``app``."""
-    batches = app.topic(topics.POINTER_BATCHES, key_serializer="raw", value_serializer="raw")
-    sessions = app.topic(topics.SESSIONS, key_serializer="raw", value_serializer="raw")
-    ticks = app.topic(f"{app.conf.id}-ticks", partitions=settings.topics.partitions,
-                      internal=True, key_serializer="raw", value_serializer="raw",
-                      retention=3600.0)
-    table = app.Table("sessionizer-state", default=None, partitions=settings.topics.partitions,
-                      schema=faust.Schema(key_serializer="json", value_serializer="json"),
-                      extra_topic_configs=topics.CHANGELOG_CONFIGS)
-    cfg = SessionizerConfig(idle_s=settings.sessionizer.idle_s,
-                            max_events=settings.sessionizer.max_events,
-                            window_events=settings.sessionizer.window_events,
-                            max_pending=settings.sessionizer.max_pending)
-    ready["sessionizer"] = False
-    sz = Sessionizer(table, cfg)     # shared by both agents (one event loop)
-    handled: dict[int, int] = {}     # partition -> last pointer-batches offset the agent handled
+class SessionizeSteps:
+    """What the two agents do with one event, apart from how Faust delivers it.
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # called (app, revoked, signal=)
-    async def forget_handled(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
-        """Offsets handled before a rebalance say nothing once the partition comes back."""
-        for tp in fi.revoked_partitions(args, kwargs):
-            if tp.topic == topics.POINTER_BATCHES:
-                handled.pop(tp.partition, None)
+    ``handled`` is the last pointer-batches offset handled per partition (the reference for
+    :func:`~cursorprint.stream.sessionize.faust_internals.first_unhandled`)."""
 
-    async def apply(out: Outcome) -> None:
-        futures = [await sessions.send(key=rec.key, value=rec.to_bytes()) for rec in out.records]
+    def __init__(self, app: faust.App, sz: Sessionizer, table: Any, sessions: Any,
+                 send_dead: SendDeadLetter, read_skipped: ReadSkipped,
+                 clock: Callable[[], float]) -> None:
+        self.app, self.sz, self.table, self.sessions = app, sz, table, sessions
+        self.send_dead, self.read_skipped, self.clock = send_dead, read_skipped, clock
+        self.handled: dict[int, int] = {}
+
+    async def apply(self, out: Outcome, partition: int) -> None:
+        """Publish, wait for the broker, then write the state (at-least-once order)."""
+        futures = [await self.sessions.send(key=rec.key, value=rec.to_bytes())
+                   for rec in out.records]
         for fut in futures:
             await fut          # acknowledged before the state says "closed"
-        await fi.write_table(table, out.writes)
-        sz.note_writes(out)
+        await fi.write_table(self.table, out.writes, partition)
+        self.sz.note_writes(out)
         for reason in out.dropped:
             m.BATCHES_DROPPED.labels(reason=reason).inc()
             if reason == "gap":     # accepted events given up on: worth a line in the log
@@ -81,44 +75,89 @@ def add_sessionizer(app: faust.App, settings: Settings, ready: dict[str, bool],
                 m.SESSION_EVENTS.observe(rec.n_events)
                 m.SESSION_DURATION.observe(rec.t[-1] - rec.t[0] if rec.t else 0.0)
 
-    async def handle(partition: int, offset: int, value: bytes) -> None:
+    async def batch(self, partition: int, offset: int, value: bytes) -> None:
+        """One pointer-batches message, after any range Faust skipped before it."""
+        await self._fill_skipped(partition, offset)
+        await self._handle(partition, offset, value)
+
+    async def _handle(self, partition: int, offset: int, value: bytes) -> None:
         try:
             rec = PointerBatchRecord.from_bytes(value)
         except WireError as exc:
-            await send_dead(topics.POINTER_BATCHES, str(exc), value, partition, offset)
+            await self.send_dead(topics.POINTER_BATCHES, str(exc), value, partition, offset)
         else:
-            await apply(sz.on_batch(rec, partition, _now_ms()))
-        handled[partition] = offset
+            await self.apply(self.sz.on_batch(rec, partition, self.clock()), partition)
+        self.handled[partition] = offset
 
-    async def fill_skipped(partition: int, offset: int) -> None:
+    async def _fill_skipped(self, partition: int, offset: int) -> None:
         """Handle the batches Faust skipped before ``offset``, read straight from Kafka (a seek
         cannot undo a skip: Faust drops re-fetched offsets below its read offset). Any that
         Faust delivers later after all are dropped as duplicates by sequence number."""
         tp = TP(topics.POINTER_BATCHES, partition)
-        expected = fi.first_unhandled(app.consumer, tp, handled.get(partition))
+        expected = fi.first_unhandled(self.app.consumer, tp, self.handled.get(partition))
         if expected is None or offset <= expected:
             return
         log.warning("sessionizer: the consumer skipped offsets %d..%d of %s; reading them "
                     "directly", expected, offset - 1, tp)
-        for rec_offset, value in await read_range(settings, tp.topic, partition, expected,
-                                                  offset):
-            await handle(partition, rec_offset, value)
+        for rec_offset, value in await self.read_skipped(partition, expected, offset):
+            await self._handle(partition, rec_offset, value)
+
+    async def tick(self, partition: int) -> None:
+        """Close the idle sessions of ``partition`` unless its batches are still arriving."""
+        done = await fi.caught_up(self.app.consumer, TP(topics.POINTER_BATCHES, partition),
+                                  self.handled.get(partition))
+        await self.apply(self.sz.on_tick(partition, self.clock(), close_idle=done), partition)
+
+    def forget(self, revoked: Any) -> None:
+        """Offsets handled before a rebalance say nothing once the partition comes back."""
+        for tp in revoked:
+            if tp.topic == topics.POINTER_BATCHES:
+                self.handled.pop(tp.partition, None)
+
+
+def add_sessionizer(app: faust.App, settings: Settings, ready: dict[str, bool],
+                    send_dead: SendDeadLetter, *, read_skipped: ReadSkipped | None = None,
+                    clock: Callable[[], float] = _now_ms) -> SessionizeSteps:
+    """Add the ``sessionize`` and ``idle-close`` agents and the tick timer to ``app``.
+
+    ``read_skipped`` (default: a private Kafka consumer) and ``clock`` (epoch ms) are there for
+    in-process tests, which also read the returned steps' state."""
+    batches = app.topic(topics.POINTER_BATCHES, key_serializer="raw", value_serializer="raw")
+    sessions = app.topic(topics.SESSIONS, key_serializer="raw", value_serializer="raw")
+    ticks = app.topic(f"{app.conf.id}-ticks", partitions=settings.topics.partitions,
+                      internal=True, key_serializer="raw", value_serializer="raw",
+                      retention=3600.0)
+    table = app.Table(STATE_TABLE, default=None, partitions=settings.topics.partitions,
+                      schema=faust.Schema(key_serializer="json", value_serializer="json"),
+                      extra_topic_configs=topics.CHANGELOG_CONFIGS)
+    cfg = SessionizerConfig(idle_s=settings.sessionizer.idle_s,
+                            max_events=settings.sessionizer.max_events,
+                            window_events=settings.sessionizer.window_events,
+                            max_pending=settings.sessionizer.max_pending)
+    ready["sessionizer"] = False
+    sz = Sessionizer(table, cfg)     # shared by both agents (one event loop)
+
+    async def read_from_kafka(partition: int, start: int, stop: int) -> list[tuple[int, bytes]]:
+        return await read_range(settings, topics.POINTER_BATCHES, partition, start, stop)
+
+    steps = SessionizeSteps(app, sz, table, sessions, send_dead,
+                            read_skipped or read_from_kafka, clock)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # called (app, revoked, signal=)
+    async def forget_handled(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        steps.forget(fi.revoked_partitions(args, kwargs))
 
     @app.agent(batches, name="sessionize")
     async def sessionize(stream: Any) -> None:
         ready["sessionizer"] = True
         async for event in stream.events():
             msg = event.message
-            await fill_skipped(msg.partition, msg.offset)
-            await handle(msg.partition, msg.offset, event.value or b"")
+            await steps.batch(msg.partition, msg.offset, event.value or b"")
 
     @app.agent(ticks, name="idle-close")
     async def idle_close(stream: Any) -> None:
         async for event in stream.events():
-            p = event.message.partition
-            done = await fi.caught_up(app.consumer, TP(topics.POINTER_BATCHES, p),
-                                      handled.get(p))
-            await apply(sz.on_tick(p, _now_ms(), close_idle=done))
+            await steps.tick(event.message.partition)
 
     @app.timer(interval=settings.sessionizer.tick_s)
     async def tick() -> None:
@@ -127,4 +166,4 @@ def add_sessionizer(app: faust.App, settings: Settings, ready: dict[str, bool],
         # read-only scan: the gauge is right after a restart too (state comes from the changelog)
         m.OPEN_SESSIONS.set(sz.open_sessions())
 
-    return sz
+    return steps

@@ -27,18 +27,22 @@ __all__ = ["write_table", "first_unhandled", "caught_up", "consumer_lag", "revok
 log = logging.getLogger(__name__)
 
 
-async def write_table(table: Any, writes: Mapping[str, Any]) -> None:
+async def write_table(table: Any, writes: Mapping[str, Any], partition: int) -> None:
     """Apply ``writes`` to a memory-store table, each change handed to the Kafka producer before
     the caller acknowledges its event. A value of ``None`` deletes the key (a tombstone on the
     changelog, as Faust's own ``del table[key]`` sends). The memory store keeps no persisted
-    changelog offset, so Faust's sent-callback is not needed."""
+    changelog offset, so Faust's sent-callback is not needed.
+
+    ``partition`` is the changelog partition, the one of the input the state belongs to (Faust's
+    own ``table[key] = value`` takes it from the current stream event, which a group of events
+    does not have)."""
     changelog = table.changelog_topic
     for key, value in writes.items():
         if value is None:
             table.data.pop(key, None)
         else:
             table.data[key] = value
-        await changelog.send(key=key, value=value, partition=table.partition_for_key(key),
+        await changelog.send(key=key, value=value, partition=partition,
                              value_serializer="raw" if value is None else None)
 
 

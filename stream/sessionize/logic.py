@@ -1,48 +1,55 @@
 """Sessionizer logic: pointer batches -> page sessions -> ``sessions`` records.
 
 Pure and synchronous so unit tests drive it with a plain dict; the Faust agent in
-:mod:`cursorprint.stream.sessionize.agent` passes its changelogged table as the store.
+:mod:`cursorprint.stream.sessionize.agent` passes its changelogged table as the store. The state
+(one header per session, one key per accepted batch) is described in
+:mod:`cursorprint.stream.sessionize.state`.
 
-State layout (one store, so one changelog):
-
-* ``h:<sid>`` — the session header: user, site, path, screen, start time, the next expected
-  sequence number, the out-of-order sequence numbers held, event counts, last activity, and
-  after closing a small tombstone (so late duplicates are recognised) kept ``closed_ttl_s``.
-* ``b:<sid>:<seq>`` — the events of one accepted batch (times in ms from the batch start).
-
-Each batch is stored once under its own key, so the changelog traffic grows with the events,
-not with the square of a session's length. Held out-of-order batches are ``[seq, events]``
-pairs. Memory per open session is bounded by ``max_events`` plus one batch (then the session
-closes with cause ``cap``) and ``max_pending`` out-of-order batches (then the sequence gap is
-given up on).
+A session closes on its exit batch once every batch before it arrived (cause ``exit``), on
+inactivity (``idle``, by :meth:`Sessionizer.on_tick`), or at ``max_events`` (``cap``); while it
+is open, every ``window_events`` in-order events also publish a rolling window of the latest
+events for live scoring. Memory per open session is bounded by ``max_events`` plus one batch
+and by ``max_pending`` out-of-order batches (then the sequence gap is given up on).
 
 **Continuations.** A batch that comes after its session closed is either a duplicate of one
 already included (dropped, reason ``late``) or new movement: the person came back after an idle
 close, or the session went on past the length cap. New movement is never dropped: it opens a
-continuation segment with session id ``<sid>~<k>`` (k = 1, 2, ...; ``~`` cannot occur in a wire
-session id), scored like any page session. The first segment's tombstone remembers the current
-segment (``cont``) so later batches find it, and lives as long as the segment does.
+continuation segment with session id ``<sid>~<k>`` (k = 1, 2, ...), scored like any page
+session. The first segment's tombstone remembers the current segment so later batches find it,
+and lives as long as that segment does.
 
-Every method returns ``(records to publish, store writes)``; the caller publishes the records
-and waits for the broker's acknowledgement *before* applying the writes, so a crash between
-the two re-publishes a session (a duplicate, which downstream de-duplicates by id) instead of
-losing it.
+Every step adds to an :class:`Outcome`: records to publish, then store writes. The caller
+publishes the records and waits for the broker's acknowledgement *before* applying the writes,
+so a crash between the two re-publishes a session (a duplicate, which downstream de-duplicates
+by id) instead of losing it. Steps read the store through the outcome's pending writes, so
+several steps (a group of batches) can share one outcome and be applied at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from cursorprint.stream.records.session import SessionRecord
 from cursorprint.stream.records.wire import PointerBatchRecord
+from cursorprint.stream.sessionize.state import (
+    HEADER_PREFIX,
+    ClosedSession,
+    SessionHeader,
+    batch_key,
+    decode_header,
+    encode_batch,
+    header_key,
+    segment_sid,
+)
 
 __all__ = ["SessionizerConfig", "Sessionizer", "Outcome", "DELETE"]
 
 DELETE = None   # a write of this value deletes the key
+_COLUMNS = ("x", "y", "k", "b")
 
 
 @dataclass(frozen=True)
@@ -58,46 +65,12 @@ class SessionizerConfig:
 
 @dataclass
 class Outcome:
-    """What one step produced: records to publish first, then store writes, then counters."""
+    """What steps produced: records to publish first, then store writes (JSON values, ``DELETE``
+    removes the key), and the reasons of dropped batches."""
 
     records: list[SessionRecord] = field(default_factory=list)
     writes: dict[str, Any] = field(default_factory=dict)
-    dropped: list[str] = field(default_factory=list)       # reasons of dropped batches
-    opened: int = 0
-
-
-def _hkey(sid: str) -> str:
-    return f"h:{sid}"
-
-
-def _bkey(sid: str, seq: int) -> str:
-    return f"b:{sid}:{seq}"
-
-
-def _segment_sid(sid: str, seg: int) -> str:
-    """Session id of segment ``seg`` of page session ``sid`` (0: the page session itself)."""
-    return sid if seg == 0 else f"{sid}~{seg}"
-
-
-def _contiguous(head: dict[str, Any]) -> list[int]:
-    """Stored sequence numbers of the contiguous prefix: ``[first, next)`` minus given-up gaps.
-
-    The header stores gap ranges, not one entry per batch, so its size (rewritten to the
-    changelog on every batch) stays small however long the session is; every number listed
-    here was received, so the list is as long as the stored batches, never as a gap.
-    """
-    out: list[int] = []
-    start = head.get("first", 0)
-    for a, b in head["skipped"]:          # ascending, non-overlapping
-        out.extend(range(start, a))
-        start = b
-    out.extend(range(start, head["next"]))
-    return out
-
-
-def _stored_seqs(head: dict[str, Any]) -> list[int]:
-    """Every sequence number with a stored batch: the contiguous prefix, then held ones."""
-    return _contiguous(head) + [p[0] for p in head["pending"]]
+    dropped: list[str] = field(default_factory=list)
 
 
 class Sessionizer:
@@ -116,8 +89,8 @@ class Sessionizer:
     def note_writes(self, out: Outcome) -> None:
         """Keep the header index in step with writes the caller applied to the store."""
         for key, value in out.writes.items():
-            if key.startswith("h:"):
-                if value is None:
+            if key.startswith(HEADER_PREFIX):
+                if value is DELETE:
                     self._heads.discard(key)
                 else:
                     self._heads.add(key)
@@ -127,174 +100,145 @@ class Sessionizer:
         return sum(1 for k in list(self._heads)
                    if (h := self.store.get(k)) is not None and not h.get("closed"))
 
-    # --- reading state, overlaid with this step's writes ----------------------------------
-    @staticmethod
-    def _get(store: Mapping[str, Any], out: Outcome, key: str) -> Any:
-        if key in out.writes:
-            return out.writes[key]
-        return store.get(key)
+    # --- reading state through this step's writes -------------------------------------------
+    def _read(self, key: str, out: Outcome) -> Any:
+        return out.writes[key] if key in out.writes else self.store.get(key)
 
-    def on_batch(self, rec: PointerBatchRecord, partition: int, now_ms: float) -> Outcome:
+    def _header(self, sid: str, out: Outcome) -> SessionHeader | ClosedSession | None:
+        return decode_header(self._read(header_key(sid), out))
+
+    # --- steps ---------------------------------------------------------------------------------
+    def on_batch(self, rec: PointerBatchRecord, partition: int, now_ms: float,
+                 out: Outcome | None = None) -> Outcome:
         """Accept one batch (duplicates and late batches are dropped with a reason)."""
-        out = Outcome()
-        seq = rec.seq
-        sid, head, first = self._segment(rec.sid, seq, out)
+        out = Outcome() if out is None else out
+        sid, head, first = self._place(rec.sid, rec.seq, out)
         if head is None:
             if first is None:
                 out.dropped.append("late")
                 return out
-            head = {"user": rec.user, "site": rec.site, "path": rec.path,
-                    "screen": list(rec.vp), "t0": rec.t0, "t0_seq": seq, "p": partition,
-                    "first": first, "next": first, "pending": [], "skipped": [], "n": 0,
-                    "contig": 0, "win": 0, "since_win": 0, "final": None, "last": now_ms,
-                    "closed": False}
-            out.opened = 1
-        else:
-            head = dict(head)
-        if seq < head["next"] or any(p[0] == seq for p in head["pending"]):
+            head = SessionHeader.open(rec, partition, first, now_ms)
+        if head.has(rec.seq):
             out.dropped.append("duplicate")
             return out
-        n_new = len(rec.ev["dt"])
-        out.writes[_bkey(sid, seq)] = {"t0": rec.t0, **rec.ev}
-        head["n"] += n_new
-        head["last"] = now_ms
-        head["p"] = partition
-        if seq < head["t0_seq"]:
-            head["t0"], head["t0_seq"] = rec.t0, seq
-        if rec.final:
-            head["final"] = seq
-        if seq == head["next"]:
-            head["contig"] += n_new
-            head["since_win"] += n_new
-            head["next"] += 1
-        else:
-            head["pending"] = sorted([*head["pending"], [seq, n_new]])
-        self._advance(head)
-        if len(head["pending"]) > self.cfg.max_pending:
+        out.writes[batch_key(sid, rec.seq)] = encode_batch(rec)
+        head.accept(rec.seq, rec.n_events, rec.t0, rec.final, partition, now_ms)
+        if len(head.pending) > self.cfg.max_pending:
             out.dropped.append("gap")      # a missing batch is given up on
-            head["skipped"] = [*head["skipped"], [head["next"], head["pending"][0][0]]]
-            head["next"] = head["pending"][0][0]
-            self._advance(head)
-        out.writes[_hkey(sid)] = head
-        if head["n"] >= self.cfg.max_events:
+            head.give_up_gap()
+        if head.n_events >= self.cfg.max_events:
             self._close(sid, head, "cap", now_ms, out)
-        elif head["final"] is not None and head["next"] > head["final"]:
+        elif head.complete:
             self._close(sid, head, "exit", now_ms, out)
-        elif self.cfg.window_events and head["since_win"] >= self.cfg.window_events:
-            out.records.append(self._window(sid, head, now_ms, out))
-            head["win"] += 1
-            head["since_win"] = 0
+        else:
+            if self.cfg.window_events and head.since_window >= self.cfg.window_events:
+                out.records.append(self._window(sid, head, now_ms, out))
+                head.windows += 1
+                head.since_window = 0
+            out.writes[header_key(sid)] = head.to_json()
         return out
 
-    def _segment(self, sid: str, seq: int, out: Outcome) -> tuple[str, dict[str, Any] | None, int | None]:
+    def _place(self, sid: str, seq: int, out: Outcome
+               ) -> tuple[str, SessionHeader | None, int | None]:
         """Where batch ``seq`` of page session ``sid`` goes: ``(segment id, open header or
         None, first sequence number of a new segment or None to drop it as late)``."""
-        root = self.store.get(_hkey(sid))
+        root = self._header(sid, out)
         if root is None:
             return sid, None, 0
-        if not root["closed"]:
+        if isinstance(root, SessionHeader):
             return sid, root, None
-        seg = int(root.get("cont", 0))
-        cur = root if seg == 0 else self.store.get(_hkey(_segment_sid(sid, seg)))
-        if cur is not None and not cur["closed"]:
-            return _segment_sid(sid, seg), cur, None
-        done = int(cur.get("next", 0)) if cur is not None else int(root.get("next", 0))
+        seg = root.continuation
+        cur = root if seg == 0 else self._header(segment_sid(sid, seg), out)
+        if isinstance(cur, SessionHeader):
+            return segment_sid(sid, seg), cur, None
+        done = (cur or root).next_seq
         if seq < done:
             return sid, None, None          # a duplicate of a batch already in a segment
-        seg += 1
-        out.writes[_hkey(sid)] = {**root, "cont": seg}
-        return _segment_sid(sid, seg), None, done
+        out.writes[header_key(sid)] = replace(root, continuation=seg + 1).to_json()
+        return segment_sid(sid, seg + 1), None, done
 
-    def _advance(self, head: dict[str, Any]) -> None:
-        """Move the contiguous prefix over held out-of-order batches."""
-        pending = [list(p) for p in head["pending"]]
-        while pending and pending[0][0] <= head["next"]:
-            seq, n = pending.pop(0)
-            if seq == head["next"]:
-                head["contig"] += n
-                head["since_win"] += n
-                head["next"] += 1
-        head["pending"] = pending
-
-    def on_tick(self, partition: int, now_ms: float, close_idle: bool = True) -> Outcome:
+    def on_tick(self, partition: int, now_ms: float, close_idle: bool = True,
+                out: Outcome | None = None) -> Outcome:
         """Close idle sessions of ``partition`` and forget old tombstones.
 
         ``close_idle=False`` while the partition still has a backlog of batches (e.g. just
         after a restart): a session is not idle because its batches are waiting in Kafka.
         """
-        out = Outcome()
+        out = Outcome() if out is None else out
         idle_ms = self.cfg.idle_s * 1000.0
         if self._ticks % self.rescan_every == 0:
-            self._heads = {str(k) for k in list(self.store.keys()) if str(k).startswith("h:")}
+            self._heads = {k for k in map(str, list(self.store.keys()))
+                           if k.startswith(HEADER_PREFIX)}
         self._ticks += 1
         for key in list(self._heads):
-            head = self.store.get(key)
-            if head is None or head.get("p") != partition:
+            sid = key[len(HEADER_PREFIX):]
+            head = self._header(sid, out)
+            if head is None or head.partition != partition:
                 continue
-            sid = str(key)[2:]
-            if head["closed"]:
-                cont = head.get("cont", 0)
-                if (now_ms - head["closed_at"] > self.cfg.closed_ttl_s * 1000.0
-                        and (not cont or _hkey(_segment_sid(sid, cont)) not in self.store)):
+            if isinstance(head, ClosedSession):
+                cont = head.continuation
+                if (now_ms - head.closed_at > self.cfg.closed_ttl_s * 1000.0
+                        and (not cont or self._read(header_key(segment_sid(sid, cont)), out)
+                             is None)):
                     out.writes[key] = DELETE
-            elif close_idle and now_ms - head["last"] > idle_ms:
-                self._close(sid, dict(head), "exit" if head["final"] is not None else "idle",
-                            now_ms, out)
+            elif close_idle and now_ms - head.last_ms > idle_ms:
+                cause = "exit" if head.final_seq is not None else "idle"
+                self._close(sid, head, cause, now_ms, out)
         return out
 
     # --- assembling records ----------------------------------------------------------------
     def _events(self, sid: str, seqs: list[int], out: Outcome
                 ) -> tuple[float, dict[str, np.ndarray]]:
         """Events of ``seqs`` in order; times in ms from the first batch's start."""
-        batches = [self._get(self.store, out, _bkey(sid, s)) for s in seqs]
-        batches = [b for b in batches if b is not None]
+        batches = [b for s in seqs if (b := self._read(batch_key(sid, s), out)) is not None]
         if not batches:
-            return 0.0, {c: np.zeros(0) for c in ("t", "x", "y", "k", "b")}
+            return 0.0, {c: np.zeros(0) for c in ("t", *_COLUMNS)}
         t0 = float(batches[0]["t0"])
         t = np.concatenate([float(b["t0"]) - t0 + np.cumsum(np.asarray(b["dt"], dtype=np.float64))
-                            for b in batches]) if batches else np.zeros(0)
+                            for b in batches])
         cols = {c: np.concatenate([np.asarray(b[c], dtype=np.float64) for b in batches])
-                for c in ("x", "y", "k", "b")}
+                for c in _COLUMNS}
         cols["t"] = np.maximum.accumulate(t) if len(t) else t
         return t0, cols
 
-    def _record(self, sid: str, head: dict[str, Any], t0: float, cols: dict[str, np.ndarray],
+    @staticmethod
+    def _record(sid: str, head: SessionHeader, t0: float, cols: dict[str, np.ndarray],
                 part: str | int, cause: str, now_ms: float) -> SessionRecord:
         t_s = np.round(cols["t"] / 1000.0, 4)
         return SessionRecord(
-            session_id=sid, user=head["user"], site=head["site"], path=head["path"],
-            screen=(int(head["screen"][0]), int(head["screen"][1])), part=part, cause=cause,
-            t0=t0, closed_at=now_ms, t=t_s.tolist(), x=cols["x"].tolist(),
-            y=cols["y"].tolist(), k=cols["k"].astype(int).tolist(),
-            b=cols["b"].astype(int).tolist())
+            session_id=sid, user=head.user, site=head.site, path=head.path,
+            screen=head.screen, part=part, cause=cause, t0=t0, closed_at=now_ms,
+            t=t_s.tolist(), x=cols["x"].tolist(), y=cols["y"].tolist(),
+            k=cols["k"].astype(int).tolist(), b=cols["b"].astype(int).tolist())
 
-    def _window(self, sid: str, head: dict[str, Any], now_ms: float, out: Outcome
+    def _window(self, sid: str, head: SessionHeader, now_ms: float, out: Outcome
                 ) -> SessionRecord:
-        """The last ``window_events`` contiguous events, as rolling window ``head['win']``."""
+        """The last ``window_events`` in-order events, as rolling window ``head.windows``."""
         tail: list[int] = []
         events = 0
-        for seq in reversed(_contiguous(head)):           # newest contiguous batches first
-            batch = self._get(self.store, out, _bkey(sid, seq))
+        for seq in reversed(head.contiguous_seqs()):       # newest in-order batches first
+            batch = self._read(batch_key(sid, seq), out)
             if batch is None:
                 continue
-            tail.insert(0, seq)
+            tail.append(seq)
             events += len(batch["dt"])
             if events >= self.cfg.window_events:
                 break
-        t0, cols = self._events(sid, tail, out)
+        t0, cols = self._events(sid, tail[::-1], out)
         keep = self.cfg.window_events
         cols = {c: v[-keep:] for c, v in cols.items()}
-        return self._record(sid, head, t0, cols, int(head["win"]), "window", now_ms)
+        return self._record(sid, head, t0, cols, head.windows, "window", now_ms)
 
-    def _close(self, sid: str, head: dict[str, Any], cause: str, now_ms: float,
+    def _close(self, sid: str, head: SessionHeader, cause: str, now_ms: float,
                out: Outcome) -> None:
-        seqs = _stored_seqs(head)
+        seqs = head.stored_seqs()
         t0, cols = self._events(sid, seqs, out)
         out.records.append(self._record(sid, head, t0, cols, "final", cause, now_ms))
         for s in seqs:
-            out.writes[_bkey(sid, s)] = DELETE
-        out.writes[_hkey(sid)] = {"closed": True, "closed_at": now_ms, "p": head["p"],
-                                  "next": max([head["next"], *(s + 1 for s in seqs)]),
-                                  "cause": cause, "n": len(cols["t"]),
-                                  "duration_s": float(cols["t"][-1] - cols["t"][0]) / 1000.0
-                                  if len(cols["t"]) else 0.0}
+            out.writes[batch_key(sid, s)] = DELETE
+        t = cols["t"]
+        out.writes[header_key(sid)] = ClosedSession(
+            closed_at=now_ms, partition=head.partition,
+            next_seq=max([head.next_seq, *(s + 1 for s in seqs)]), cause=cause,
+            n_events=len(t), duration_s=float(t[-1] - t[0]) / 1000.0 if len(t) else 0.0,
+        ).to_json()

@@ -77,13 +77,10 @@ def test_write_table_sends_each_change_and_a_tombstone_for_a_deletion() -> None:
         changelog_topic = Changelog()
         data: dict[str, Any] = {"gone": 1}
 
-        def partition_for_key(self, key: str) -> int:
-            return len(key) % 2
-
     table = Table()
-    asyncio.run(fi.write_table(table, {"kept": {"n": 1}, "gone": None}))
+    asyncio.run(fi.write_table(table, {"kept": {"n": 1}, "gone": None}, partition=3))
     assert table.data == {"kept": {"n": 1}}
-    assert sent == [("kept", {"n": 1}, 0, None), ("gone", None, 0, "raw")]
+    assert sent == [("kept", {"n": 1}, 3, None), ("gone", None, 3, "raw")]
 
 
 def test_revoked_partitions_accepts_both_signal_forms() -> None:

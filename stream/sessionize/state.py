@@ -1,0 +1,188 @@
+"""The sessionizer's typed state and its changelog form.
+
+One store (a Faust table with a JSON changelog, or a plain dict in tests) holds two kinds of key:
+
+* ``h:<sid>`` — the header of a page session (or continuation segment ``<sid>~<k>``): a
+  :class:`SessionHeader` while it is open, a :class:`ClosedSession` tombstone after it closed
+  (kept ``closed_ttl_s`` so late duplicates are recognised).
+* ``b:<sid>:<seq>`` — the events of one accepted batch (:func:`encode_batch`).
+
+Each batch is stored once under its own key, so changelog traffic grows with the events, not with
+the square of a session's length; the header stays small however long the session is (given-up
+gaps are ranges, not one entry per batch).
+
+The store holds the JSON form (what the changelog carries and what recovery reads back); the
+logic reads and writes only the typed objects, through :func:`decode_header` and ``to_json``.
+The JSON keys are short and stable: state written by an earlier release is read back as is.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+from cursorprint.stream.records.wire import PointerBatchRecord
+
+__all__ = ["SessionHeader", "ClosedSession", "decode_header", "encode_batch", "header_key",
+           "batch_key", "segment_sid", "HEADER_PREFIX", "BATCH_PREFIX"]
+
+HEADER_PREFIX = "h:"
+BATCH_PREFIX = "b:"
+
+
+def header_key(sid: str) -> str:
+    return f"{HEADER_PREFIX}{sid}"
+
+
+def batch_key(sid: str, seq: int) -> str:
+    return f"{BATCH_PREFIX}{sid}:{seq}"
+
+
+def segment_sid(sid: str, seg: int) -> str:
+    """Session id of segment ``seg`` of page session ``sid`` (0: the page session itself);
+    ``~`` cannot occur in a wire session id."""
+    return sid if seg == 0 else f"{sid}~{seg}"
+
+
+@dataclass
+class SessionHeader:
+    """An open page session: who, where, and how far its batches have arrived in order."""
+
+    user: str
+    site: str
+    path: str
+    screen: tuple[int, int]
+    partition: int              # of pointer-batches (and of the changelog record)
+    t0: float                   # batch start (epoch ms) of the lowest sequence number seen
+    t0_seq: int
+    first_seq: int              # first sequence number of this segment
+    next_seq: int               # next sequence number expected in order
+    last_ms: float              # wall clock of the last accepted batch
+    n_events: int = 0           # accepted events, in order or held
+    windows: int = 0            # rolling windows published
+    since_window: int = 0       # in-order events since the last rolling window
+    final_seq: int | None = None
+    pending: list[tuple[int, int]] = field(default_factory=list)   # held (seq, events), sorted
+    skipped: list[tuple[int, int]] = field(default_factory=list)   # given-up gaps [a, b)
+
+    @classmethod
+    def open(cls, rec: PointerBatchRecord, partition: int, first_seq: int,
+             now_ms: float) -> SessionHeader:
+        return cls(user=rec.user, site=rec.site, path=rec.path, screen=rec.vp,
+                   partition=partition, t0=rec.t0, t0_seq=rec.seq, first_seq=first_seq,
+                   next_seq=first_seq, last_ms=now_ms)
+
+    def has(self, seq: int) -> bool:
+        """Whether batch ``seq`` was accepted already (in order or held)."""
+        return seq < self.next_seq or any(s == seq for s, _ in self.pending)
+
+    def accept(self, seq: int, n_events: int, t0: float, final: bool, partition: int,
+               now_ms: float) -> None:
+        """Count a new batch in: in order, or held until the ones before it arrive."""
+        self.n_events += n_events
+        self.last_ms = now_ms
+        self.partition = partition
+        if seq < self.t0_seq:
+            self.t0, self.t0_seq = t0, seq
+        if final:
+            self.final_seq = seq
+        if seq == self.next_seq:
+            self.since_window += n_events
+            self.next_seq += 1
+        else:
+            bisect.insort(self.pending, (seq, n_events))
+        self._advance()
+
+    def give_up_gap(self) -> None:
+        """Stop waiting for the missing batch before the first held one."""
+        first_held = self.pending[0][0]
+        self.skipped.append((self.next_seq, first_held))
+        self.next_seq = first_held
+        self._advance()
+
+    def _advance(self) -> None:
+        """Move the in-order prefix over held batches that now follow it."""
+        while self.pending and self.pending[0][0] <= self.next_seq:
+            seq, n = self.pending.pop(0)
+            if seq == self.next_seq:
+                self.since_window += n
+                self.next_seq += 1
+
+    @property
+    def complete(self) -> bool:
+        """The exit batch and every batch before it arrived."""
+        return self.final_seq is not None and self.next_seq > self.final_seq
+
+    def contiguous_seqs(self) -> list[int]:
+        """Stored sequence numbers of the in-order prefix: ``[first, next)`` minus given-up
+        gaps (every number listed was received, so the list is never as long as a gap)."""
+        out: list[int] = []
+        start = self.first_seq
+        for a, b in self.skipped:             # ascending, non-overlapping
+            out.extend(range(start, a))
+            start = b
+        out.extend(range(start, self.next_seq))
+        return out
+
+    def stored_seqs(self) -> list[int]:
+        """Every sequence number with a stored batch: the in-order prefix, then held ones."""
+        return self.contiguous_seqs() + [s for s, _ in self.pending]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"user": self.user, "site": self.site, "path": self.path,
+                "screen": list(self.screen), "p": self.partition, "t0": self.t0,
+                "t0_seq": self.t0_seq, "first": self.first_seq, "next": self.next_seq,
+                "last": self.last_ms, "n": self.n_events, "win": self.windows,
+                "since_win": self.since_window, "final": self.final_seq,
+                "pending": [list(p) for p in self.pending],
+                "skipped": [list(s) for s in self.skipped], "closed": False}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> SessionHeader:
+        return cls(user=obj["user"], site=obj["site"], path=obj["path"],
+                   screen=(int(obj["screen"][0]), int(obj["screen"][1])),
+                   partition=int(obj["p"]), t0=float(obj["t0"]), t0_seq=int(obj["t0_seq"]),
+                   first_seq=int(obj.get("first", 0)), next_seq=int(obj["next"]),
+                   last_ms=float(obj["last"]), n_events=int(obj["n"]),
+                   windows=int(obj["win"]), since_window=int(obj["since_win"]),
+                   final_seq=None if obj["final"] is None else int(obj["final"]),
+                   pending=[(int(s), int(n)) for s, n in obj["pending"]],
+                   skipped=[(int(a), int(b)) for a, b in obj["skipped"]])
+
+
+@dataclass(frozen=True)
+class ClosedSession:
+    """The tombstone of a closed session: enough to tell a late duplicate from new movement."""
+
+    closed_at: float            # wall clock, ms
+    partition: int
+    next_seq: int               # one past the highest sequence number the session included
+    cause: str
+    n_events: int
+    duration_s: float
+    continuation: int = 0       # on a page session's first segment: its current segment
+
+    def to_json(self) -> dict[str, Any]:
+        return {"closed": True, "closed_at": self.closed_at, "p": self.partition,
+                "next": self.next_seq, "cause": self.cause, "n": self.n_events,
+                "duration_s": self.duration_s, "cont": self.continuation}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> ClosedSession:
+        return cls(closed_at=float(obj["closed_at"]), partition=int(obj["p"]),
+                   next_seq=int(obj.get("next", 0)), cause=str(obj.get("cause", "")),
+                   n_events=int(obj.get("n", 0)), duration_s=float(obj.get("duration_s", 0.0)),
+                   continuation=int(obj.get("cont", 0)))
+
+
+def decode_header(obj: dict[str, Any] | None) -> SessionHeader | ClosedSession | None:
+    """The typed header of a stored value (None: no such session)."""
+    if obj is None:
+        return None
+    return ClosedSession.from_json(obj) if obj.get("closed") else SessionHeader.from_json(obj)
+
+
+def encode_batch(rec: PointerBatchRecord) -> dict[str, Any]:
+    """The stored form of one batch: its start time and its event columns."""
+    return {"t0": rec.t0, **rec.ev}
