@@ -34,3 +34,18 @@ stack-down:
 
 clean: stack-down
 	rm -rf .cursorprint runs
+
+# Regenerates the hash-checked locks in requirements/ from pyproject.toml (Linux x86_64,
+# Python 3.11): ci = dev + cpu extras (what install.sh and CI install), runtime-cpu and
+# runtime-gpu (the image flavours). Needs the network to PyPI.
+LOCK_FLAGS = --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes \
+	--custom-compile-command "make lock" --quiet
+.PHONY: lock k8s-check
+lock:
+	$(PY) -m uv pip compile pyproject.toml --extra dev --extra cpu $(LOCK_FLAGS) -o requirements/ci.txt
+	$(PY) -m uv pip compile pyproject.toml --extra cpu $(LOCK_FLAGS) -o requirements/runtime-cpu.txt
+	$(PY) -m uv pip compile pyproject.toml --extra gpu $(LOCK_FLAGS) -o requirements/runtime-gpu.txt
+
+# The manifest checks alone: schema validation and the real API server's server-side dry run.
+k8s-check: install
+	$(PY) -m pytest -q -p no:cacheprovider tests/ops/test_k8s.py tests/ops/test_k8s_apiserver.py tests/ops/test_yamllint.py

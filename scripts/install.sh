@@ -37,10 +37,16 @@ if [ ! -x .venv/bin/python ]; then
   "$BASE_PY" -m venv .venv
 fi
 PY=.venv/bin/python
+# Packages come from the hash-checked lock (requirements/ci.txt: the dev and cpu extras for Linux
+# x86_64, `make lock` regenerates it from pyproject.toml); then cursorprint itself, editable.
+# CURSORPRINT_LOCK picks another lock (requirements/runtime-gpu.txt in a GPU venv: the cpu and
+# gpu extras are alternatives, never installed side by side).
 stamp=.venv/.cursorprint-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "install: pip install -e .[dev] into .venv"
-  "$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
+LOCK=${CURSORPRINT_LOCK:-requirements/ci.txt}
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$LOCK" -nt "$stamp" ]; then
+  echo "install: pip install $LOCK (hash-checked) + cursorprint (editable) into .venv"
+  "$PY" -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r "$LOCK"
+  "$PY" -m pip install -q --disable-pip-version-check --no-deps -e .
   touch "$stamp"
 fi
 
