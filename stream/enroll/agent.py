@@ -11,9 +11,11 @@ import logging
 from typing import Any
 
 import faust
+from faust.types import AgentT
 
 from cursorprint.stream.records import topics
 from cursorprint.stream.records.dead_letter import SendDeadLetter
+from cursorprint.stream.records.errors import Unavailable
 from cursorprint.stream.records.session import SessionRecord, SessionRecordError
 from cursorprint.stream.score.runtime import ModelRuntime
 
@@ -22,8 +24,8 @@ __all__ = ["add_enroller"]
 log = logging.getLogger(__name__)
 
 
-def add_enroller(app: faust.App, runtime: ModelRuntime, send_dead: SendDeadLetter) -> None:
-    """Add the ``enroll`` agent to ``app``."""
+def add_enroller(app: faust.App, runtime: ModelRuntime, send_dead: SendDeadLetter) -> AgentT:
+    """Add the ``enroll`` agent to ``app``; returns the agent."""
     trusted = app.topic(topics.TRUSTED_SESSIONS, key_serializer="raw", value_serializer="raw")
 
     @app.agent(trusted, name="enroll")
@@ -36,6 +38,10 @@ def add_enroller(app: faust.App, runtime: ModelRuntime, send_dead: SendDeadLette
                 version, n = await runtime.run(enroller.add_sessions, rec.user,
                                                [rec.to_trajectory()])
                 log.info("enroll: a user now has %d trusted windows (head %s)", n, version)
-            except (SessionRecordError, ValueError) as exc:
+            # a trusted session the stores could not take is dead-lettered too, not lost: an
+            # operator can send it again once Redis is back, and later sessions still enroll
+            except (SessionRecordError, ValueError, Unavailable) as exc:
                 await send_dead(topics.TRUSTED_SESSIONS, f"{type(exc).__name__}: {exc}", raw,
                                 event.message.partition, event.message.offset)
+
+    return enroll

@@ -1,19 +1,19 @@
 """Enrollment: fit a user's head from sessions known to be the account owner's, store it.
 
-Trusted windows' embeddings are kept in Redis (``cursorprint:enroll:<user key>``, a bounded
-list of float32 vectors) so an enrollment grows session by session, from the CLI or from the
+Trusted windows' descriptors are kept in the enrolment store (:mod:`cursorprint.stream.stores`,
+a bounded list per user) so an enrollment grows session by session, from the CLI or from the
 ``trusted-sessions`` agent, across restarts and replicas. Each new trusted session refits the
 head (owner windows vs other people's windows) and stores it in the head store; scorers pick up
-the new version within ``CURSORPRINT_HEAD_CACHE_TTL_S`` without a restart.
+the new version without a restart.
 
 The "other people" are seeded synthetic users plus windows of other enrolled users, so an
-enrollment needs nothing but the model directory and Redis.
+enrollment needs nothing but the model directory and the stores.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 
@@ -21,26 +21,45 @@ from cursorprint.model.data.synthetic import synth_users
 from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.model.nets.heads import Head, fit_head
 from cursorprint.stream.records.errors import CursorprintError
+from cursorprint.stream.stores.base import Enrolments, Heads
 
-__all__ = ["Enroller", "EnrollError", "ENROLL_PREFIX", "MIN_WINDOWS"]
+__all__ = ["Enroller", "EnrollError", "DescriberLike", "MIN_WINDOWS"]
 
 log = logging.getLogger(__name__)
-ENROLL_PREFIX = "cursorprint:enroll:"
-MIN_WINDOWS = 8
+MIN_WINDOWS = 8               # fewer owner windows give a head that says nothing
+OTHER_USERS_PER_USER = 64     # negatives from each other enrolled user ...
+OTHER_USERS_LIMIT = 200       # ... and at most about this many in all (fitting stays fast)
 
 
 class EnrollError(CursorprintError, ValueError):
     """An enrollment that cannot produce a head (e.g. too few windows)."""
 
 
+class DescriberLike(Protocol):
+    """The part of :class:`cursorprint.model.serving.scoring.SessionScorer` enrollment uses: the
+    same windows and descriptors as scoring, so a head sees what it will score."""
+
+    model_version: str
+
+    def windows(self, traj: Trajectory) -> list[Trajectory]: ...
+    def descriptors_of(self, windows: list[Trajectory]) -> np.ndarray: ...
+
+
+def _stack(rows: list[np.ndarray], dim: int) -> np.ndarray:
+    """Rows of this model's descriptor size as one array (rows another model wrote are left
+    out: a backbone change must not break the enrollments made before it)."""
+    kept = [r for r in rows if len(r) == dim]
+    return np.vstack(kept) if kept else np.zeros((0, dim), dtype=np.float32)
+
+
 class Enroller:
     """Adds trusted sessions to a user's enrollment and refits the head."""
 
-    def __init__(self, model: Any, heads: Any, redis_client: Any, max_windows: int = 512,
-                 max_negatives: int = 600, seed: int = 7) -> None:
+    def __init__(self, model: DescriberLike, heads: Heads, enrolments: Enrolments,
+                 max_windows: int = 512, max_negatives: int = 600, seed: int = 7) -> None:
         self.model = model
         self.heads = heads
-        self.redis = redis_client
+        self.enrolments = enrolments
         self.max_windows = max_windows
         self.max_negatives = max_negatives
         self.seed = seed
@@ -59,28 +78,9 @@ class Enroller:
         """Window descriptors of ``trajs`` with one backbone call."""
         return self.model.descriptors_of([w for t in trajs for w in self.model.windows(t)])
 
-    def _other_users(self, user_key: str, limit: int = 200) -> np.ndarray:
-        dim = self.negatives().shape[1]
-        rows: list[np.ndarray] = []
-        for key in self.redis.scan_iter(match=f"{ENROLL_PREFIX}*", count=100):
-            if key.decode().endswith(user_key):
-                continue
-            for raw in self.redis.lrange(key, 0, 63):
-                rows.append(np.frombuffer(raw, dtype="<f4"))
-            if len(rows) >= limit:
-                break
-        rows = [r for r in rows if len(r) == dim]
-        return np.vstack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
-
     def add_sessions(self, user_key: str, trajs: list[Trajectory]) -> tuple[str | None, int]:
         """Add trusted sessions; returns (new head version or None if too few windows, windows)."""
-        emb = self._descriptors(trajs)
-        if len(emb):
-            key = ENROLL_PREFIX + user_key
-            pipe = self.redis.pipeline()
-            pipe.rpush(key, *[np.asarray(e, dtype="<f4").tobytes() for e in emb])
-            pipe.ltrim(key, -self.max_windows, -1)
-            pipe.execute()
+        self.enrolments.add(user_key, self._descriptors(trajs), keep_last=self.max_windows)
         owner = self.owner_windows(user_key)
         if len(owner) < MIN_WINDOWS:
             return None, len(owner)
@@ -90,16 +90,15 @@ class Enroller:
         return version, len(owner)
 
     def owner_windows(self, user_key: str) -> np.ndarray:
-        raws = self.redis.lrange(ENROLL_PREFIX + user_key, 0, -1)
-        dim = self.negatives().shape[1]
-        rows = [np.frombuffer(r, dtype="<f4") for r in raws]
-        rows = [r for r in rows if len(r) == dim]
-        return np.vstack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
+        """The user's stored trusted descriptors that fit this model."""
+        return _stack(self.enrolments.windows(user_key), self.negatives().shape[1])
 
     def fit(self, user_key: str, owner: np.ndarray) -> Head:
+        """The user's head: ``owner`` windows against synthetic people and other users."""
         if len(owner) < MIN_WINDOWS:
             raise EnrollError(f"enrollment of a user needs >= {MIN_WINDOWS} windows, "
                               f"got {len(owner)}")
-        others = np.vstack([self.negatives(), self._other_users(user_key)])
-        return fit_head(owner, others, seed=self.seed, kind="user",
-                        meta={"enrolled_windows": int(len(owner))})
+        others = _stack(self.enrolments.other_users(user_key, OTHER_USERS_PER_USER,
+                                                    OTHER_USERS_LIMIT), owner.shape[1])
+        return fit_head(owner, np.vstack([self.negatives(), others]), seed=self.seed,
+                        kind="user", meta={"enrolled_windows": int(len(owner))})

@@ -2,7 +2,7 @@
 
 At-least-once delivery means a session may be scored more than once (after a worker restart);
 ``score_id`` and ``alert_id`` are hashes of (session id, part, model version), so consumers
-de-duplicate by id.
+de-duplicate by id. Reason codes are declared in :mod:`cursorprint.stream.records.reasons`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["ScoreRecord", "Alert", "score_id", "alert_id", "REASON_ABOVE_THRESHOLD",
-           "threshold_for"]
-
-REASON_ABOVE_THRESHOLD = "score_above_threshold"
+__all__ = ["ScoreRecord", "Alert", "score_id", "alert_id"]
 
 
 def _digest(*parts: object) -> str:
@@ -30,10 +27,6 @@ def score_id(session_id: str, part: str | int, model_version: str) -> str:
 def alert_id(session_id: str, part: str | int, model_version: str) -> str:
     """Stable id of the alert of one session part under one model."""
     return _digest("alert", session_id, part, model_version)
-
-
-def threshold_for(site: str, default: float, per_site: dict[str, float]) -> float:
-    return per_site.get(site, default)
 
 
 @dataclass(frozen=True)

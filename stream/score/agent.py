@@ -5,31 +5,42 @@ the model thread; this module batches with ``stream.take``, publishes the result
 broker before the next micro-batch, and keeps the metrics.
 
 The scorer also runs the abuse checks (scripted movement, and with ``CURSORPRINT_REPLAY_CHECK``
-the replayed-recording check against fingerprints in the heads' Redis). While that Redis fails,
+the replayed-trajectory check against fingerprints in the heads' Redis). While that Redis fails,
 sessions are still scored, with the reason ``replay_check_unavailable``,
 ``cursorprint_redis_errors_total{service="scorer"}`` counting and
 ``cursorprint_degraded{dependency="replay_store"}`` at 1 until a check succeeds again.
+
+The outputs are :class:`Sink` s (a Faust topic is one): a worker gets the Kafka topics, the
+in-process agent tests (``agent.test_context()``, no broker) a recording sink.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import faust
+from faust.types import AgentT
 
 from cursorprint.stream import metrics as m
 from cursorprint.stream.records import topics
 from cursorprint.stream.records.dead_letter import DeadLetter, SendDeadLetter
-from cursorprint.stream.score.abuse import REASON_REPLAY_UNCHECKED
+from cursorprint.stream.records.reasons import REASON_REPLAY_UNCHECKED
 from cursorprint.stream.score.microbatch import BatchResult
 from cursorprint.stream.score.runtime import ModelRuntime
 from cursorprint.stream.settings import Settings
 
-__all__ = ["add_scorer", "ReplayHealth"]
+__all__ = ["add_scorer", "ReplayHealth", "Sink"]
 
 log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    """Where the agent publishes: ``await send(...)`` queues a record and returns what to await
+    for the broker's acknowledgement (so a micro-batch's records are sent together)."""
+
+    async def send(self, *, key: bytes, value: bytes) -> Awaitable[Any]: ...
 
 
 class ReplayHealth:
@@ -54,14 +65,19 @@ class ReplayHealth:
 
 def add_scorer(app: faust.App, settings: Settings, runtime: ModelRuntime,
                ready: dict[str, bool], send_dead: SendDeadLetter,
-               on_scored: Callable[[list[bytes], BatchResult], None]) -> None:
-    """Add the ``score`` agent (and a task that loads the model at start-up) to ``app``.
+               on_scored: Callable[[list[bytes], BatchResult], None], *,
+               scores: Sink | None = None, alerts: Sink | None = None) -> AgentT:
+    """Add the ``score`` agent (and a task that loads the model at start-up) to ``app``; returns
+    the agent.
 
     ``on_scored(raw records, result)`` is told about every published micro-batch (the worker's
-    demo views keep the latest scores)."""
+    demo views keep the latest scores). ``scores`` and ``alerts`` default to the
+    ``session-scores`` and ``fraud-alerts`` topics."""
     sessions = app.topic(topics.SESSIONS, key_serializer="raw", value_serializer="raw")
-    scores_topic = app.topic(topics.SESSION_SCORES, key_serializer="raw", value_serializer="raw")
-    alerts_topic = app.topic(topics.FRAUD_ALERTS, key_serializer="raw", value_serializer="raw")
+    scores_topic: Sink = scores if scores is not None else app.topic(
+        topics.SESSION_SCORES, key_serializer="raw", value_serializer="raw")
+    alerts_topic: Sink = alerts if alerts is not None else app.topic(
+        topics.FRAUD_ALERTS, key_serializer="raw", value_serializer="raw")
     ready["scorer"] = False
     health = ReplayHealth()
 
@@ -106,3 +122,5 @@ def add_scorer(app: faust.App, settings: Settings, runtime: ModelRuntime,
     async def warm_up() -> None:
         await runtime.ready()
         ready["scorer"] = True
+
+    return score

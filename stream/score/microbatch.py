@@ -5,42 +5,41 @@ thread (never on the event loop): every record is rasterized with ``SessionScore
 the images of the whole micro-batch go through ONE backbone call (``embed``), and each
 session's windows are scored with its user's head (or the population head, with the reason
 code ``no_user_head``). A record that cannot be processed becomes a dead letter; the others
-of the batch are still scored.
+of the batch are still scored. The abuse checks (:mod:`.scripted`, :mod:`.replayed`) add their
+reason codes to every score.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from cursorprint.model.features.windows import REASON_TOO_FEW_EVENTS, aggregate, normalise_rate
-from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, SessionScore
+from cursorprint.model.data.trajectory import Trajectory
+from cursorprint.model.features.windows import aggregate, normalise_rate, sigmoid
+from cursorprint.model.nets.heads import Head
+from cursorprint.model.serving.scoring import SessionScore
+from cursorprint.stream.records import topics
 from cursorprint.stream.records.dead_letter import DeadLetter
-from cursorprint.stream.records.scores import (
+from cursorprint.stream.records.reasons import (
     REASON_ABOVE_THRESHOLD,
-    Alert,
-    ScoreRecord,
-    alert_id,
-    score_id,
-    threshold_for,
-)
-from cursorprint.stream.records.session import SessionRecord, SessionRecordError
-from cursorprint.stream.score.abuse import (
-    BACKOFF_ERROR,
+    REASON_HEAD_INCOMPATIBLE,
+    REASON_NO_USER_HEAD,
     REASON_REPLAY_UNCHECKED,
-    ReplayDetector,
-    scripted_reasons,
+    REASON_TOO_FEW_EVENTS,
 )
+from cursorprint.stream.records.scores import Alert, ScoreRecord, alert_id, score_id
+from cursorprint.stream.records.session import SessionRecord, SessionRecordError
+from cursorprint.stream.score.replayed import BACKOFF_ERROR, ReplayDetector
+from cursorprint.stream.score.scripted import scripted_reasons
 
-__all__ = ["MicroBatchScorer", "BatchResult", "ModelLike",
-           "REASON_HEAD_INCOMPATIBLE"]
+__all__ = ["MicroBatchScorer", "BatchResult", "ModelLike"]
 
 log = logging.getLogger(__name__)
-REASON_HEAD_INCOMPATIBLE = "head_incompatible"
 
 
 class ModelLike(Protocol):
@@ -48,18 +47,25 @@ class ModelLike(Protocol):
 
     model_version: str
     image_shape: tuple[int, int, int]
-    info: Any
+    info: Any                       # ModelInfo: its window rule decides ``too_few_events``
 
-    def windows(self, traj: Any) -> list[Any]: ...
-    def images_of(self, windows: list[Any]) -> np.ndarray: ...
-    def motion_of(self, windows: list[Any]) -> np.ndarray: ...
+    @property
+    def population(self) -> Head | None:
+        """The population head: scores sessions whose user's head does not fit this model."""
+        ...
+
+    def windows(self, traj: Trajectory) -> list[Trajectory]: ...
+    def images_of(self, windows: list[Trajectory]) -> np.ndarray: ...
+    def motion_of(self, windows: list[Trajectory]) -> np.ndarray: ...
     def embed(self, images: np.ndarray) -> np.ndarray: ...
     def with_motion(self, emb: np.ndarray, motion: np.ndarray) -> np.ndarray: ...
-    def score_embeddings(self, user_key: str, emb: np.ndarray) -> Any: ...
+    def score_embeddings(self, user_key: str, emb: np.ndarray) -> SessionScore: ...
 
 
 @dataclass
 class BatchResult:
+    """What one micro-batch gave: records to publish, and what the agent's metrics report."""
+
     scores: list[ScoreRecord] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
@@ -73,23 +79,26 @@ class BatchResult:
 
 
 class MicroBatchScorer:
-    """Scores micro-batches of ``sessions`` values with one model (one thread)."""
+    """Scores micro-batches of ``sessions`` values with one model (one thread).
 
-    def __init__(self, model: ModelLike, threshold: float,
-                 site_thresholds: dict[str, float] | None = None,
-                 source: str = "sessions", replay: ReplayDetector | None = None) -> None:
+    ``threshold_for(site)`` is the alert threshold of a site: in a worker, the settings' one
+    lookup (``settings.scorer.threshold_for``), so the scorer and the views never disagree.
+    """
+
+    def __init__(self, model: ModelLike, threshold_for: Callable[[str], float], *,
+                 replay: ReplayDetector | None = None, source: str = topics.SESSIONS) -> None:
         self.model = model
-        self.replay = replay          # optional replayed-recording check (stream/score/abuse.py)
-        self.threshold = threshold
-        self.site_thresholds = dict(site_thresholds or {})
+        self.threshold_for = threshold_for
+        self.replay = replay          # optional replayed-trajectory check (None: switched off)
         self.source = source
 
-    def _rule_reasons(self, traj: Any) -> list[str]:
+    def _rule_reasons(self, traj: Trajectory) -> list[str]:
         rule = self.model.info.rule
         return [REASON_TOO_FEW_EVENTS] if len(normalise_rate(traj, rule.bucket_s)) \
             < rule.min_events else []
 
-    def _abuse_reasons(self, rec: SessionRecord, traj: Any, res: BatchResult) -> list[str]:
+    def _abuse_reasons(self, rec: SessionRecord, traj: Trajectory, res: BatchResult
+                       ) -> list[str]:
         """Scripted-movement codes, plus ``replayed_trajectory`` when a replay store is set
         (``replay_check_unavailable`` while its Redis fails: the session is still scored)."""
         reasons = scripted_reasons(traj)
@@ -106,10 +115,10 @@ class MicroBatchScorer:
                 res.replay_checked += 1
         return reasons
 
-    def _population_fallback(self, emb: np.ndarray, error: str) -> Any:
+    def _population_fallback(self, emb: np.ndarray, error: str) -> SessionScore | None:
         """Population score with reason ``head_incompatible`` when the user's stored head does
         not fit this model (e.g. fitted for another backbone): a score, not a lost session."""
-        population = getattr(self.model, "population", None)
+        population = self.model.population
         if population is None or len(emb) == 0:
             return None
         try:
@@ -118,7 +127,7 @@ class MicroBatchScorer:
             return None
         log.warning("a user's head does not fit model %s (%s): population head used",
                     self.model.model_version, error)
-        window_scores = [float(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))) for z in logits]
+        window_scores = [float(p) for p in sigmoid(logits)]
         return SessionScore(aggregate(logits), window_scores,
                             f"population:{population.version}",
                             [REASON_HEAD_INCOMPATIBLE, REASON_NO_USER_HEAD])
@@ -198,7 +207,7 @@ class MicroBatchScorer:
                 window_scores=[float(w) for w in s.window_scores], reasons=reasons,
                 model_version=self.model.model_version, head_version=s.head_version,
                 n_events=rec.n_events, closed_at=rec.closed_at, scored_at=scored_at))
-            threshold = threshold_for(rec.site, self.threshold, self.site_thresholds)
+            threshold = self.threshold_for(rec.site)
             if s.score > threshold:
                 res.alerts.append(Alert(
                     alert_id=alert_id(rec.session_id, rec.part, self.model.model_version),

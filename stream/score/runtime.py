@@ -2,12 +2,16 @@
 
 Model calls (rasterizing, the backbone, heads, enrollment) run on ONE executor thread per model,
 never on the event loop, and never per item: one backbone call per micro-batch. Loading happens
-on that thread too, started by whichever agent needs the model first.
+on that thread too, started by whichever agent needs the model first. What is loaded is
+injected (``ModelRuntime(load)``): a worker loads the model directory and the Redis stores
+(:meth:`ModelRuntime.for_worker`), the in-process agent tests a stand-in model and dict stores
+(:mod:`cursorprint.stream.testing`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +21,11 @@ from typing import Any, TypeVar
 
 from cursorprint.stream import metrics as m
 from cursorprint.stream.enroll.enroller import Enroller
-from cursorprint.stream.score.abuse import ReplayDetector
 from cursorprint.stream.score.microbatch import MicroBatchScorer
+from cursorprint.stream.score.replayed import ReplayDetector
 from cursorprint.stream.settings import Settings
 
-__all__ = ["LoadedModel", "ModelRuntime", "replay_detector"]
+__all__ = ["LoadedModel", "ModelRuntime", "load_worker_model", "replay_detector"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,17 +42,16 @@ def _head_event(name: str) -> None:
 
 
 def replay_detector(settings: Settings) -> ReplayDetector | None:
-    """The scorer's replayed-recording check on the settings' Redis (None when switched off).
+    """The scorer's replayed-trajectory check on the settings' Redis (None when switched off).
 
-    Short socket timeouts and the detector's back-off: a hung Redis delays the scorer by about a
-    second per back-off period (``REPLAY_BACKOFF_S``), never stops it."""
+    The fingerprint store's short socket timeout and the detector's back-off: a hung Redis
+    delays the scorer by about a second per back-off period, never stops it."""
     if not settings.scorer.replay_check:
         return None
-    import redis
+    from cursorprint.stream.stores.fingerprints import RedisFingerprints
 
-    client = redis.Redis.from_url(settings.redis.url, socket_timeout=1.0,
-                                  socket_connect_timeout=1.0)
-    return ReplayDetector(client, ttl_s=settings.scorer.replay_ttl_s)
+    return ReplayDetector(RedisFingerprints.from_url(settings.redis.url,
+                                                     ttl_s=settings.scorer.replay_ttl_s))
 
 
 @dataclass(frozen=True)
@@ -61,34 +64,39 @@ class LoadedModel:
     enroller: Enroller
 
 
-class ModelRuntime:
-    """One model thread, and the model loaded on it the first time an agent asks."""
+def load_worker_model(settings: Settings, model_dir: Path) -> LoadedModel:
+    """The model directory with the Redis head, enrolment and fingerprint stores (slow: builds
+    the backbone; runs on the model thread)."""
+    from cursorprint.model.serving.scoring import SessionScorer
+    from cursorprint.stream.stores.enrolments import RedisEnrolments
+    from cursorprint.stream.stores.heads import HeadStore
 
-    def __init__(self, settings: Settings, model_dir: Path) -> None:
-        self.settings = settings
-        self.model_dir = model_dir
+    heads = HeadStore(settings.redis.url, ttl_s=settings.scorer.head_cache_ttl_s,
+                      on_event=_head_event)
+    model = SessionScorer.load(model_dir, heads=heads)
+    log.info("scorer: model %s loaded from %s", model.model_version, model_dir)
+    replay = replay_detector(settings)
+    if replay is not None:
+        m.DEGRADED.labels(dependency="replay_store").set(0)
+    scorer = MicroBatchScorer(model, settings.scorer.threshold_for, replay=replay)
+    enroller = Enroller(model, heads, RedisEnrolments.from_url(settings.redis.url))
+    return LoadedModel(model, scorer, enroller)
+
+
+class ModelRuntime:
+    """One model thread, and the model ``load()`` gives, loaded on it the first time an agent
+    asks."""
+
+    def __init__(self, load: Callable[[], LoadedModel]) -> None:
+        self._load = load
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self._loading: asyncio.Future[LoadedModel] | None = None
         self.loaded: LoadedModel | None = None
 
-    def _load(self) -> LoadedModel:
-        import redis
-
-        from cursorprint.model.serving.scoring import SessionScorer
-        from cursorprint.stream.stores.heads import HeadStore
-
-        settings = self.settings
-        heads = HeadStore(settings.redis.url, ttl_s=settings.scorer.head_cache_ttl_s,
-                          on_event=_head_event)
-        model = SessionScorer.load(self.model_dir, heads=heads)
-        log.info("scorer: model %s loaded from %s", model.model_version, self.model_dir)
-        replay = replay_detector(settings)
-        if replay is not None:
-            m.DEGRADED.labels(dependency="replay_store").set(0)
-        scorer = MicroBatchScorer(model, settings.scorer.alert_threshold, settings.scorer.thresholds(),
-                                  replay=replay)
-        enroller = Enroller(model, heads, redis.Redis.from_url(settings.redis.url))
-        return LoadedModel(model, scorer, enroller)
+    @classmethod
+    def for_worker(cls, settings: Settings, model_dir: Path) -> ModelRuntime:
+        """The runtime of a scorer worker: :func:`load_worker_model` on first use."""
+        return cls(functools.partial(load_worker_model, settings, model_dir))
 
     async def ready(self) -> LoadedModel:
         """The loaded model (loads it on the model thread on the first call)."""
@@ -100,3 +108,7 @@ class ModelRuntime:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the model thread."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def close(self) -> None:
+        """Let the model thread end once its current call returns."""
+        self.executor.shutdown(wait=False)

@@ -1,8 +1,9 @@
 """Per-user heads in Redis, with an in-process LRU cache that survives a Redis outage.
 
-Redis layout: hash ``cursorprint:head:<user_key>`` with fields ``head`` (Head.to_bytes),
-``version`` and ``meta`` (JSON). ``put`` writes the hash and publishes the user key on
-``cursorprint:heads``.
+Redis layout (:mod:`.keys`): hash ``cursorprint:head:<user_key>`` with fields ``head``
+(Head.to_bytes), ``version`` and ``meta`` (JSON). ``put`` writes the hash and publishes the user
+key on ``cursorprint:heads``. :class:`HeadStore` is the Redis implementation of
+:class:`~cursorprint.stream.stores.base.Heads`.
 
 Invalidation, two layers: (1) every store listens on that channel (a daemon thread, Redis
 pub/sub) and expires the cached copy of a published user key, so an updated head reaches every
@@ -29,13 +30,14 @@ from collections.abc import Callable
 from typing import Any
 
 from cursorprint.model.nets.heads import Head, HeadError
+from cursorprint.stream.records.errors import Unavailable
+from cursorprint.stream.records.reasons import REASON_HEAD_CACHE_STALE
+from cursorprint.stream.stores.client import REDIS_UNAVAILABLE, connect
+from cursorprint.stream.stores.keys import HEADS_CHANNEL, head_key
 
-__all__ = ["HeadStore", "REASON_HEAD_CACHE_STALE", "KEY_PREFIX", "CHANNEL"]
+__all__ = ["HeadStore"]
 
 log = logging.getLogger(__name__)
-REASON_HEAD_CACHE_STALE = "head_cache_stale"
-KEY_PREFIX = "cursorprint:head:"
-CHANNEL = "cursorprint:heads"
 
 
 class HeadStore:
@@ -44,14 +46,11 @@ class HeadStore:
     def __init__(self, redis_url: str, ttl_s: float = 60, max_items: int = 1024,
                  on_event: Callable[[str], None] | None = None,
                  socket_timeout_s: float = 0.5, listen: bool = True) -> None:
-        import redis
-
         if ttl_s < 0:
             raise ValueError(f"HeadStore ttl_s must be >= 0, got {ttl_s}")
         if max_items < 1:
             raise ValueError(f"HeadStore max_items must be >= 1, got {max_items}")
-        self.redis: Any = redis.Redis.from_url(redis_url, socket_timeout=socket_timeout_s,
-                                               socket_connect_timeout=socket_timeout_s)
+        self.redis: Any = connect(redis_url, socket_timeout_s)
         self.ttl_s = ttl_s
         self.max_items = max_items
         self.on_event = on_event
@@ -81,7 +80,7 @@ class HeadStore:
         while not self._stop.is_set():
             pubsub = self.redis.pubsub()
             try:
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(HEADS_CHANNEL)
                 while not self._stop.is_set():
                     msg = pubsub.get_message(timeout=0.2)
                     if msg is None:
@@ -128,19 +127,25 @@ class HeadStore:
                 self._cache.popitem(last=False)
 
     def put(self, user_key: str, head: Head, metadata: dict[str, object] | None = None) -> str:
-        """Store ``head`` for ``user_key``; returns its version. Raises on Redis errors."""
+        """Store ``head`` for ``user_key``; returns its version. Raises
+        :class:`~cursorprint.stream.records.errors.Unavailable` when Redis fails (a write is
+        never served from the cache)."""
         version = head.version or str(time.time_ns())
-        key = KEY_PREFIX + user_key
-        pipe = self.redis.pipeline()
-        pipe.hset(key, mapping={"head": head.to_bytes(), "version": version,
-                                "meta": json.dumps(metadata or {}, sort_keys=True)})
-        pipe.publish(CHANNEL, user_key)
-        pipe.execute()
+        key = head_key(user_key)
+        try:
+            pipe = self.redis.pipeline()
+            pipe.hset(key, mapping={"head": head.to_bytes(), "version": version,
+                                    "meta": json.dumps(metadata or {}, sort_keys=True)})
+            pipe.publish(HEADS_CHANNEL, user_key)
+            pipe.execute()
+        except Exception as exc:  # noqa: BLE001 - any client/connection error
+            raise Unavailable(REDIS_UNAVAILABLE, f"head store: {exc}") from exc
         self._remember(user_key, head, version)
         return version
 
     def metadata(self, user_key: str) -> dict[str, object]:
-        raw = self.redis.hget(KEY_PREFIX + user_key, "meta")
+        """What ``put`` stored with the user's head ({} when none; raises on Redis errors)."""
+        raw = self.redis.hget(head_key(user_key), "meta")
         return dict(json.loads(raw)) if raw else {}
 
     def invalidate(self, user_key: str) -> None:
@@ -172,7 +177,7 @@ class HeadStore:
         if fresh and cached is not None:
             self._count("hits")
             return cached[1], []
-        key = KEY_PREFIX + user_key
+        key = head_key(user_key)
         try:
             if cached is not None:
                 version = self.redis.hget(key, "version")

@@ -1,63 +1,36 @@
-"""Micro-batch scorer logic with a stand-in model (pure logic: one backbone call per batch,
+"""Micro-batch scorer logic with the stand-in model (pure logic: one backbone call per batch,
 per-record splitting, thresholds, stable ids, dead letters)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
-from cursorprint.model.features.windows import DEFAULT_RULE
-from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, SessionScore
-from cursorprint.stream.records.scores import REASON_ABOVE_THRESHOLD, alert_id, score_id
+from cursorprint.model.features.windows import sigmoid
+from cursorprint.model.nets.heads import Head
+from cursorprint.model.serving.scoring import SessionScore
+from cursorprint.stream.records.reasons import (
+    REASON_ABOVE_THRESHOLD,
+    REASON_HEAD_INCOMPATIBLE,
+    REASON_NO_USER_HEAD,
+    REASON_TOO_FEW_EVENTS,
+)
+from cursorprint.stream.records.scores import alert_id, score_id
 from cursorprint.stream.records.session import SessionRecord
 from cursorprint.stream.score.microbatch import MicroBatchScorer
+from cursorprint.stream.settings import load_settings
+from cursorprint.stream.testing import MemoryHeads, StandInModel, stand_in_head
+
+OWNER = "a" * 32          # the one user with a head
 
 
-@dataclass
-class _Info:
-    rule: Any = DEFAULT_RULE
+def model() -> StandInModel:
+    return StandInModel(MemoryHeads({OWNER: stand_in_head("h1")}))
 
 
-class StandInModel:
-    """Images: one 2x2 image per 100 events filled with the session's mean x; score = mean/1000."""
-
-    model_version = "test-v1"
-    image_shape = (2, 2, 1)
-    info = _Info()
-
-    def __init__(self) -> None:
-        self.embed_calls: list[int] = []
-
-    def images(self, traj: Any) -> np.ndarray:
-        n = max(1, len(traj) // 100)
-        return np.full((n, 2, 2, 1), float(np.mean(traj.x)), dtype=np.float32)
-
-    def embed(self, images: np.ndarray) -> np.ndarray:
-        self.embed_calls.append(len(images))
-        return images.reshape(len(images), -1)[:, :1]
-
-    def windows(self, traj: Any) -> list[Any]:
-        return [traj] * max(1, len(traj) // 100)
-
-    def images_of(self, windows: list[Any]) -> np.ndarray:
-        if any((w.x < 0).any() for w in windows):   # stands for a window the rasterizer refuses
-            raise ValueError("cannot rasterize: negative x")
-        return np.stack([np.full((2, 2, 1), float(np.mean(w.x)), dtype=np.float32)
-                         for w in windows]) if windows else np.zeros((0, 2, 2, 1), np.float32)
-
-    def motion_of(self, windows: list[Any]) -> np.ndarray:
-        return np.zeros((len(windows), 0), dtype=np.float32)
-
-    def with_motion(self, emb: np.ndarray, motion: np.ndarray) -> np.ndarray:
-        assert len(emb) == len(motion), "motion rows must match the session's windows"
-        return emb
-
-    def score_embeddings(self, user_key: str, emb: np.ndarray) -> SessionScore:
-        s = float(emb.mean()) / 1000.0
-        reasons = [] if user_key.startswith("a") else ["no_user_head"]
-        return SessionScore(s, [float(e) / 1000.0 for e in emb[:, 0]], "h1", reasons)
+def everywhere(threshold: float) -> Callable[[str], float]:
+    return lambda _site: threshold
 
 
 def record(sid: str, user: str, x: float, n: int, site: str = "demo",
@@ -69,17 +42,21 @@ def record(sid: str, user: str, x: float, n: int, site: str = "demo",
 
 
 def test_one_backbone_call_per_micro_batch_and_split_per_session() -> None:
-    model = StandInModel()
-    mbs = MicroBatchScorer(model, threshold=0.5, site_thresholds={"strict": 0.1})
-    values = [record("s1", "a" * 32, 900.0, 300), b"not json",
+    stand_in = model()
+    settings = load_settings(environ={"CURSORPRINT_SITE_THRESHOLDS": "strict=0.1",
+                                      "CURSORPRINT_ALERT_THRESHOLD": "0.5"})
+    mbs = MicroBatchScorer(stand_in, settings.scorer.threshold_for)
+    values = [record("s1", OWNER, 900.0, 300), b"not json",
               record("s2", "b" * 32, 200.0, 100), record("s3", "c" * 32, 200.0, 100, "strict")]
     res = mbs.score_batch(values, now_ms=5.0)
-    assert model.embed_calls == [5]                # 3 + 1 + 1 images, one call
+    assert stand_in.embed_calls == [5]             # 3 + 1 + 1 images, one call
     assert res.n_images == 5
     assert [s.session_id for s in res.scores] == ["s1", "s2", "s3"]
     assert [round(s.score, 3) for s in res.scores] == [0.9, 0.2, 0.2]
     assert res.scores[0].window_scores == [0.9, 0.9, 0.9]
-    assert res.scores[1].reasons == ["too_few_events", "no_user_head"]   # 100 events at 10 ms
+    assert res.scores[0].head_version == "h1"
+    # 100 events at 10 ms are too few for the window rule
+    assert res.scores[1].reasons == [REASON_TOO_FEW_EVENTS, REASON_NO_USER_HEAD]
     assert [a.session_id for a in res.alerts] == ["s1", "s3"]      # 0.9 > 0.5, 0.2 > 0.1
     assert res.alerts[1].threshold == 0.1
     assert res.alerts[0].reasons == [REASON_ABOVE_THRESHOLD]
@@ -90,8 +67,8 @@ def test_one_backbone_call_per_micro_batch_and_split_per_session() -> None:
 
 
 def test_scoring_twice_gives_the_same_ids() -> None:
-    mbs = MicroBatchScorer(StandInModel(), threshold=0.5)
-    v = [record("s1", "a" * 32, 900.0, 300)]
+    mbs = MicroBatchScorer(model(), everywhere(0.5))
+    v = [record("s1", OWNER, 900.0, 300)]
     a, b = mbs.score_batch(v), mbs.score_batch(v)
     assert a.scores[0].score_id == b.scores[0].score_id
     assert a.alerts[0].alert_id == b.alerts[0].alert_id
@@ -100,51 +77,46 @@ def test_scoring_twice_gives_the_same_ids() -> None:
 
 
 def test_a_batch_of_only_poison_makes_no_model_call() -> None:
-    model = StandInModel()
-    res = MicroBatchScorer(model, threshold=0.5).score_batch([b"{}", b"\x00\x01"])
-    assert model.embed_calls == [] and len(res.dead) == 2 and res.scores == []
+    stand_in = model()
+    res = MicroBatchScorer(stand_in, everywhere(0.5)).score_batch([b"{}", b"\x00\x01"])
+    assert stand_in.embed_calls == [] and len(res.dead) == 2 and res.scores == []
+
+
+class _HeadOfAnotherModel(StandInModel):
+    """Users starting with "z" have a stored head of another embedding size."""
+
+    def score_embeddings(self, user_key: str, emb: np.ndarray) -> SessionScore:
+        if user_key.startswith("z"):
+            raise ValueError("head expects embeddings of size 128")
+        return super().score_embeddings(user_key, emb)
 
 
 def test_a_head_error_dead_letters_only_that_session() -> None:
-    class BadHeadModel(StandInModel):
-        def score_embeddings(self, user_key: str, emb: np.ndarray) -> SessionScore:
-            if user_key.startswith("z"):
-                raise ValueError("head expects embeddings of size 128")
-            return super().score_embeddings(user_key, emb)
-
-    res = MicroBatchScorer(BadHeadModel(), threshold=0.5).score_batch(
-        [record("s1", "z" * 32, 100.0, 300), record("s2", "a" * 32, 100.0, 300)])
+    res = MicroBatchScorer(_HeadOfAnotherModel(), everywhere(0.5)).score_batch(
+        [record("s1", "z" * 32, 100.0, 300), record("s2", OWNER, 100.0, 300)])
     assert [s.session_id for s in res.scores] == ["s2"]
     assert len(res.dead) == 1 and "128" in res.dead[0].error
     assert b'"session_id":"s1"' in res.dead[0].value
 
 
 def test_an_incompatible_head_falls_back_to_the_population_head() -> None:
-    from cursorprint.model.nets.heads import Head
-    from cursorprint.stream.score.microbatch import REASON_HEAD_INCOMPATIBLE
-
-    class OtherBackboneHead(StandInModel):
-        population = Head(w=np.array([0.001], dtype=np.float32), b=0.0, version="pop1")
-
-        def score_embeddings(self, user_key: str, emb: np.ndarray) -> SessionScore:
-            if user_key.startswith("z"):
-                raise ValueError("head expects embeddings of size 128")
-            return super().score_embeddings(user_key, emb)
-
-    res = MicroBatchScorer(OtherBackboneHead(), threshold=0.99).score_batch(
+    stand_in = _HeadOfAnotherModel()
+    stand_in.population = Head(w=np.array([0.001], dtype=np.float32), b=0.0, version="pop1")
+    res = MicroBatchScorer(stand_in, everywhere(0.99)).score_batch(
         [record("s1", "z" * 32, 100.0, 300)])
     assert res.dead == []
     s = res.scores[0]
     assert s.head_version == "population:pop1"
     assert s.reasons == [REASON_HEAD_INCOMPATIBLE, REASON_NO_USER_HEAD]
-    assert abs(s.score - 1 / (1 + np.exp(-0.1))) < 1e-6      # sigmoid(0.001 * 100)
+    assert abs(s.score - float(sigmoid(0.1))) < 1e-6      # sigmoid(0.001 * 100)
+    assert s.window_scores == [s.score] * 3
 
 
 def test_a_session_that_cannot_be_drawn_is_dead_lettered_alone() -> None:
-    model = StandInModel()
-    mbs = MicroBatchScorer(model, threshold=0.5)
+    stand_in = model()
+    mbs = MicroBatchScorer(stand_in, everywhere(0.5))
     bad = record("bad", "a1", -5.0, 200)
     res = mbs.score_batch([record("s1", "a1", 100.0, 200), bad, record("s3", "a3", 300.0, 300)])
     assert [s.session_id for s in res.scores] == ["s1", "s3"]
     assert [d.value for d in res.dead] == [bad] and "negative x" in res.dead[0].error
-    assert model.embed_calls == [2 + 3]           # still one backbone call for the good ones
+    assert stand_in.embed_calls == [2 + 3]        # still one backbone call for the good ones

@@ -11,7 +11,10 @@ import pytest
 import redis
 
 from cursorprint.model.nets.heads import Head, fit_head
-from cursorprint.stream.stores.heads import REASON_HEAD_CACHE_STALE, HeadStore
+from cursorprint.stream.records.errors import Unavailable
+from cursorprint.stream.records.reasons import REASON_HEAD_CACHE_STALE
+from cursorprint.stream.stores.heads import HeadStore
+from cursorprint.stream.stores.keys import head_key
 from tests.support.stack import PrivateRedis
 
 pytestmark = pytest.mark.integration
@@ -90,8 +93,8 @@ def test_missed_notice_is_caught_by_a_version_check_on_resubscribe(
     client = redis.Redis.from_url(private_redis.url)
 
     def write_without_notice(head: Head) -> None:     # as if the PUBLISH had been lost
-        client.hset("cursorprint:head:u6", mapping={"head": head.to_bytes(),
-                                                    "version": head.version})
+        client.hset(head_key("u6"), mapping={"head": head.to_bytes(),
+                                             "version": head.version})
 
     try:
         assert reader.subscribed.wait(60), "listener did not subscribe"
@@ -131,6 +134,8 @@ def test_redis_down_serves_cached_head_with_reason_and_counter(
     assert store.counters["redis_errors"] == 1
     head, reasons = store.get_with_reasons("never-cached")
     assert head is None and reasons == [REASON_HEAD_CACHE_STALE]
+    with pytest.raises(Unavailable, match="head store"):      # a write is never faked
+        store.put("u3", _head(5))
 
 
 def test_bad_arguments_are_named() -> None:

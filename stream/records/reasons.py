@@ -1,0 +1,43 @@
+"""Every reason code a score or an alert can carry, declared in one place.
+
+Reason codes are a contract with the sites and the dashboards (alert consumers filter on them,
+``cursorprint_alerts_total`` counts by them), so each has exactly one spelling, here. ``model/``
+cannot import ``stream/``, so the codes the model itself emits stay declared next to the code that
+emits them and are re-exported here; ``tests/stream/score/test_reasons.py`` fails when a code
+is emitted anywhere without being declared in this module.
+"""
+
+from __future__ import annotations
+
+from cursorprint.model.features.windows import REASON_TOO_FEW_EVENTS
+from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, REASON_NO_WINDOWS
+
+__all__ = [
+    "REASON_TOO_FEW_EVENTS", "REASON_NO_USER_HEAD", "REASON_NO_WINDOWS",
+    "REASON_ABOVE_THRESHOLD", "REASON_HEAD_INCOMPATIBLE", "REASON_HEAD_CACHE_STALE",
+    "REASON_STRAIGHT", "REASON_CONSTANT_SPEED", "REASON_NO_JITTER", "REASON_TELEPORT",
+    "REASON_REPLAYED", "REASON_REPLAY_UNCHECKED", "declared",
+]
+
+# ---- alerts
+REASON_ABOVE_THRESHOLD = "score_above_threshold"      # first reason of every alert
+
+# ---- which head scored (besides the model's no_user_head / no_windows)
+REASON_HEAD_INCOMPATIBLE = "head_incompatible"        # the user's head fits another model
+REASON_HEAD_CACHE_STALE = "head_cache_stale"          # Redis down: a cached head was served
+
+# ---- scripted movement (stream/score/scripted.py)
+REASON_STRAIGHT = "scripted_straight_lines"
+REASON_CONSTANT_SPEED = "constant_speed"
+REASON_NO_JITTER = "no_jitter"
+REASON_TELEPORT = "teleport"
+
+# ---- replayed recordings (stream/score/replayed.py)
+REASON_REPLAYED = "replayed_trajectory"
+REASON_REPLAY_UNCHECKED = "replay_check_unavailable"  # fingerprint store failed: no verdict
+
+
+def declared() -> frozenset[str]:
+    """Every reason code declared above (the check of the contract test and of tools that
+    validate a reason filter)."""
+    return frozenset(v for k, v in globals().items() if k.startswith("REASON_"))

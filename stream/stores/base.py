@@ -1,0 +1,62 @@
+"""The stores' interfaces: what business logic may ask of heads, enrolments and fingerprints.
+
+The enroller, the replay check and the model's head lookup take these protocols, never a Redis
+client, so they are unit-tested on the dict stores of :mod:`cursorprint.stream.testing` and run
+on the Redis stores of this package (``heads.py``, ``enrolments.py``, ``fingerprints.py``) in a
+worker. A store that cannot reach its backend raises
+:class:`~cursorprint.stream.records.errors.Unavailable` (the head store instead serves its cache,
+see ``heads.py``): callers decide whether to go on without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from cursorprint.model.nets.heads import Head
+
+__all__ = ["Heads", "Enrolments", "Fingerprints"]
+
+
+class Heads(Protocol):
+    """Per-user heads by pseudonymous user key."""
+
+    def get_with_reasons(self, user_key: str) -> tuple[Head | None, list[str]]:
+        """The user's head (None when there is none) and reason codes about how it was got."""
+        ...
+
+    def put(self, user_key: str, head: Head, metadata: dict[str, object] | None = None) -> str:
+        """Store ``head`` (every scorer sees it soon after); returns its version."""
+        ...
+
+
+class Enrolments(Protocol):
+    """Per-user bounded lists of trusted window descriptors (float32 rows)."""
+
+    def add(self, user_key: str, rows: np.ndarray, keep_last: int) -> None:
+        """Append ``rows`` to the user's list, then keep only its ``keep_last`` newest rows."""
+        ...
+
+    def windows(self, user_key: str) -> list[np.ndarray]:
+        """Every stored row of the user, oldest first (rows of another model's size included:
+        the caller filters by its own descriptor size)."""
+        ...
+
+    def other_users(self, user_key: str, per_user: int, limit: int) -> list[np.ndarray]:
+        """Up to ``per_user`` oldest rows of each OTHER enrolled user, stopping once ``limit``
+        rows are collected (negatives for fitting this user's head)."""
+        ...
+
+
+class Fingerprints(Protocol):
+    """Sets of session digests per trajectory shingle hash, forgotten after a TTL."""
+
+    def sessions_with(self, shingles: Sequence[int]) -> list[set[str]]:
+        """The digests of the sessions seen with each shingle, in the order given."""
+        ...
+
+    def remember(self, shingles: Sequence[int], digest: str) -> None:
+        """Record that session ``digest`` had each of ``shingles`` (renews their TTL)."""
+        ...

@@ -1,0 +1,34 @@
+"""Every Redis key and channel name cursorprint uses, in one place.
+
+One Redis (``CURSORPRINT_REDIS_URL``) holds several stores; their prefixes must never overlap and
+must never contain a raw user id or session id (only pseudonymous user keys, shingle hashes and
+session digests), which ``tests/pipeline/test_privacy.py`` checks on real data. Operators find
+here what each ``cursorprint:*`` key is.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ROOT", "HEAD_PREFIX", "HEADS_CHANNEL", "ENROLMENT_PREFIX", "FINGERPRINT_PREFIX",
+           "SMOKE_KEY", "head_key", "enrolment_key", "fingerprint_key"]
+
+ROOT = "cursorprint:"
+HEAD_PREFIX = ROOT + "head:"            # hash per user key: head bytes, version, meta (JSON)
+HEADS_CHANNEL = ROOT + "heads"          # pub/sub: user keys whose head changed
+ENROLMENT_PREFIX = ROOT + "enroll:"     # list per user key: trusted window descriptors (<f4)
+FINGERPRINT_PREFIX = ROOT + "replay:"   # set per shingle hash: digests of sessions that had it
+SMOKE_KEY = ROOT + "smoke"              # `cursorprint stack status` round trip, expires in 60 s
+
+
+def head_key(user_key: str) -> str:
+    """The hash holding ``user_key``'s head."""
+    return HEAD_PREFIX + user_key
+
+
+def enrolment_key(user_key: str) -> str:
+    """The list of ``user_key``'s trusted window descriptors."""
+    return ENROLMENT_PREFIX + user_key
+
+
+def fingerprint_key(shingle: int, prefix: str = FINGERPRINT_PREFIX) -> str:
+    """The set of session digests that contained ``shingle`` (a 64-bit hash, fixed width hex)."""
+    return f"{prefix}{shingle:016x}"
