@@ -1,0 +1,1 @@
+"""Bot score: features, models, training and leave-one-library-out evaluation."""

@@ -1,0 +1,63 @@
+"""Bot models on tiny synthetic data: they separate, calibrate on people, save and load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cursorprint.model.bots.features import N_BOT_FEATURES
+from cursorprint.model.bots.model import (MLP, REASON_AUTOMATION, BotModel, HumanDensity, LogReg,
+                                          auc)
+from cursorprint.model.bots.train import Samples, bot_samples, fit_bot_model, human_samples
+from cursorprint.model.data.synthetic import random_style, scripted_style, synth_session
+
+
+def test_auc_by_ranks() -> None:
+    assert auc(np.array([2.0, 3.0]), np.array([0.0, 1.0])) == 1.0
+    assert auc(np.array([0.0]), np.array([1.0])) == 0.0
+    assert auc(np.array([1.0, 1.0]), np.array([1.0])) == 0.5
+
+
+def _blobs(n: int = 200, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = np.r_[rng.normal(0, 1, (n, d)), rng.normal(1.5, 1, (n, d))]
+    return x, np.r_[np.zeros(n), np.ones(n)]
+
+
+def test_classifiers_separate_and_round_trip() -> None:
+    x, y = _blobs()
+    for model in (LogReg().fit(x, y), MLP(epochs=200).fit(x, y)):
+        s = model.logit(x)
+        assert auc(s[y == 1], s[y == 0]) > 0.9
+        again = type(model).from_dict(model.to_dict())
+        np.testing.assert_allclose(again.logit(x), s, rtol=1e-9, atol=1e-9)
+
+
+def test_density_flags_what_people_do_not_do() -> None:
+    x, y = _blobs()
+    dens = HumanDensity().fit(x[y == 0])
+    s = dens.score(x)
+    assert auc(s[y == 1], s[y == 0]) > 0.8
+
+
+def _synthetic_sets(seed: int = 0) -> tuple[Samples, Samples, Samples, list]:
+    rng = np.random.default_rng(seed)
+    people = [synth_session(rng, random_style(rng), 500, meta={"user": f"u{i}"}) for i in range(12)]
+    bots = [("scripted", "t", synth_session(rng, scripted_style(rng), 300)) for _ in range(10)]
+    return (human_samples(people[:6], crops=3, seed=1), human_samples(people[6:], crops=4),
+            bot_samples(bots, extra_starts=1), bots)
+
+
+def test_fit_threshold_on_calibration_people_and_save(tmp_path: Path) -> None:
+    train_p, calib_p, bots, raw = _synthetic_sets()
+    model = fit_bot_model(bots, train_p, calib_p, target_fpr=0.05)
+    assert np.mean(model.fused(calib_p.x) >= model.threshold) <= 0.05 + 1.0 / len(calib_p.x)
+    assert np.mean(model.fused(bots.x) >= model.threshold) > 0.5
+    model.save(tmp_path)
+    loaded = BotModel.load(tmp_path)
+    np.testing.assert_allclose(loaded.fused(bots.x), model.fused(bots.x))
+    verdict = loaded.score(raw[0][2])
+    assert 0.0 <= verdict.score <= 1.0
+    assert (REASON_AUTOMATION in verdict.reasons) == (verdict.fused >= loaded.threshold)
+    assert bots.x.shape[1] == N_BOT_FEATURES
