@@ -1,9 +1,8 @@
 // cursorprint collector: pointer movement, buttons, wheel, leave and visibility, nothing else
 // (no key events, no page text). Nothing runs until the page calls start() (consent hook).
 import { BatchBuilder, newSid, toWire } from "./encode.js";
+import { buttonCode, KIND } from "./events.js";
 import { SendQueue } from "./queue.js";
-
-const KIND = { move: 0, down: 1, up: 2, wheel: 3, leave: 4, hidden: 5 };
 
 /**
  * Start collecting. opts: endpoint, site, token (signed by the site's backend), sampleMs (5-10,
@@ -90,7 +89,12 @@ export function start(opts) {
     if (list.length) for (const c of list) move(ts(c), c.clientX, c.clientY);
     else move(ts(e), e.clientX, e.clientY);
   };
-  const onButton = (k) => (e) => push(ts(e), e.clientX, e.clientY, k, e.button + 1);
+  // A press of a button the wire batch has no code for is left out: ingest would refuse the
+  // whole batch for it.
+  const onButton = (k) => (e) => {
+    const b = buttonCode(e.button);
+    if (b > 0) push(ts(e), e.clientX, e.clientY, k, b);
+  };
   const onWheel = (e) => push(ts(e), e.clientX, e.clientY, KIND.wheel, 0);
   const onOut = (e) => {
     if (!e.relatedTarget) push(ts(e), e.clientX, e.clientY, KIND.leave, 0);

@@ -11,18 +11,13 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import time
 
-from cursorprint.stream.records.errors import RejectedInput
+from cursorprint.stream.records.errors import TokenError
+from cursorprint.stream.records.wire import MAX_TOKEN_CHARS
 
 __all__ = ["TokenError", "mint_token", "verify_token", "user_key", "MAX_TOKEN_CHARS"]
-
-MAX_TOKEN_CHARS = 2048
-
-
-class TokenError(RejectedInput):
-    """A user token was refused; ``reason`` is a short machine-readable code."""
-
 
 def _b64e(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
@@ -52,8 +47,9 @@ def mint_token(site: str, user_id: str, secret: str, ttl_s: float = 3600.0,
 def verify_token(token: object, site: str, secret: str, now: float | None = None) -> str:
     """The user id inside ``token`` if it is signed by ``secret``, for ``site`` and not expired.
 
-    Raises :class:`TokenError` with reason ``token_missing``, ``token_malformed``,
-    ``token_bad_signature``, ``token_expired`` or ``token_wrong_site``.
+    Raises :class:`TokenError` (401) with reason ``token_missing``, ``token_malformed``,
+    ``token_bad_signature`` or ``token_expired``, or ``token_wrong_site`` (403). ``exp`` must be
+    a finite number: a signed ``NaN`` would compare as never expired.
     """
     if not isinstance(token, str) or not token:
         raise TokenError("token_missing", "no user token in the batch")
@@ -69,16 +65,19 @@ def verify_token(token: object, site: str, secret: str, now: float | None = None
         raise TokenError("token_bad_signature", "signature does not match the site's secret")
     try:
         claims = json.loads(_b64d(payload))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise TokenError("token_malformed", "payload is not base64url JSON") from None
     if not isinstance(claims, dict):
         raise TokenError("token_malformed", "payload is not a JSON object")
     user, tsite, exp = claims.get("u"), claims.get("s"), claims.get("exp")
     if not isinstance(user, str) or not user or not isinstance(tsite, str) \
-            or not isinstance(exp, int | float) or isinstance(exp, bool):
-        raise TokenError("token_malformed", "payload needs u (string), s (string), exp (number)")
+            or not isinstance(exp, int | float) or isinstance(exp, bool) \
+            or (isinstance(exp, float) and not math.isfinite(exp)):
+        raise TokenError("token_malformed", "payload needs u (string), s (string), exp (a finite "
+                         "number)")
     if tsite != site:
-        raise TokenError("token_wrong_site", f"token was minted for another site than {site!r}")
+        raise TokenError("token_wrong_site", f"token was minted for another site than {site!r}",
+                         status=403)
     if exp <= (time.time() if now is None else now):
         raise TokenError("token_expired", "token has expired")
     return user

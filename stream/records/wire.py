@@ -4,13 +4,19 @@ One schema check serves both directions: :func:`parse_wire_batch` checks what a 
 (untrusted, so every field, type, range and length is checked and a :class:`WireError` names the
 first problem), and :meth:`PointerBatchRecord.from_bytes` checks what a consumer reads from Kafka.
 A batch stays one message as a whole: the columnar events are never exploded.
+
+Everything a batch that passes may hold is safe for every consumer: strings are printable ASCII
+(site and session ids by pattern, the path by :mod:`~cursorprint.stream.records.page_path`),
+numbers are finite and within the documented ranges (:class:`WireLimits`; an integer beyond
+±2**53 or a number that overflows a double is refused while the JSON is read, before any
+conversion could overflow: :mod:`~cursorprint.stream.records.strict_json`).
+``openapi/ingest.yaml`` states the same limits; a test keeps the two in step.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -18,24 +24,27 @@ from typing import Any
 import numpy as np
 
 from cursorprint.model.data.trajectory import Trajectory
-from cursorprint.stream.records.errors import RejectedInput
+from cursorprint.stream.records.errors import TokenError, WireError
+from cursorprint.stream.records.events import BUTTON_KINDS, MAX_BUTTON, MAX_KIND
+from cursorprint.stream.records.page_path import MAX_PATH_CHARS, normalise_path
+from cursorprint.stream.records.strict_json import MAX_SAFE_INTEGER, loads_json
 
 __all__ = ["WireError", "WireLimits", "WireBatch", "PointerBatchRecord", "parse_wire_batch",
-           "loads_json", "WIRE_VERSION", "EVENT_COLUMNS"]
+           "loads_json", "WIRE_VERSION", "EVENT_COLUMNS", "WIRE_FIELDS", "RECORD_FIELDS",
+           "SID_RE", "SITE_RE", "USER_RE", "MAX_SAFE_INTEGER", "MAX_TOKEN_CHARS",
+           "RECORD_LIMITS"]
 
 WIRE_VERSION = 1
 EVENT_COLUMNS = ("dt", "x", "y", "k", "b")
 SID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 SITE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_WIRE_KEYS = frozenset({"v", "site", "token", "sid", "seq", "path", "vp", "scr", "dpr", "t0",
-                        "final", "ev"})
-_RECORD_KEYS = (_WIRE_KEYS - {"token"}) | {"user", "recv", "bid"}
+USER_RE = re.compile(r"^[0-9a-f]{32}$")
+WIRE_FIELDS = frozenset({"v", "site", "token", "sid", "seq", "path", "vp", "scr", "dpr", "t0",
+                         "final", "ev"})
+RECORD_FIELDS = (WIRE_FIELDS - {"token"}) | {"user", "recv", "bid"}
+MAX_TOKEN_CHARS = 2048
 _NUM_TYPES = {int, float}
 _DAY_MS = 86_400_000.0
-
-
-class WireError(RejectedInput):
-    """Malformed batch or record; ``reason`` is a short code, ``detail`` names the field."""
 
 
 @dataclass(frozen=True)
@@ -46,30 +55,13 @@ class WireLimits:
     max_coord: float = 100_000.0     # |x|, |y| in CSS pixels
     max_size: int = 100_000          # viewport / screen side in pixels
     max_dt_ms: float = 3_600_000.0   # one gap, and the whole batch span
-    max_path: int = 2048
+    max_path: int = MAX_PATH_CHARS   # after normalisation
     max_seq: int = 2**31 - 1
+    min_dpr: float = 0.05
+    max_dpr: float = 16.0
+    max_t0: float = 1e14             # epoch ms (year 5138): also bounds ``recv``
     clock_past_ms: float = 7 * _DAY_MS    # t0 may lag the server clock by this much
     clock_future_ms: float = _DAY_MS      # ... or lead it by this much
-
-
-def _reject_constant(name: str) -> Any:
-    raise WireError("malformed_json", f"{name} is not valid JSON")
-
-
-def loads_json(raw: bytes) -> Any:
-    """Strict JSON decode (UTF-8, no NaN/Infinity); :class:`WireError` on failure."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise WireError("bad_encoding", "body is not UTF-8") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise WireError("malformed_json", "JSON nested too deeply") from None
-    except ValueError as exc:
-        if isinstance(exc, WireError):
-            raise
-        raise WireError("malformed_json", f"body is not JSON ({exc.msg})") from None  # type: ignore[attr-defined]
 
 
 def _bad(field: str, why: str) -> WireError:
@@ -85,7 +77,7 @@ def _int(obj: dict[str, Any], key: str, lo: int, hi: int) -> int:
 
 def _num(obj: dict[str, Any], key: str, lo: float, hi: float) -> float:
     v: Any = obj.get(key)
-    if type(v) not in _NUM_TYPES or not math.isfinite(v) or not lo <= v <= hi:
+    if type(v) not in _NUM_TYPES or not lo <= v <= hi:
         raise _bad(key, f"must be a number in [{lo:g}, {hi:g}]")
     return float(v)
 
@@ -123,24 +115,25 @@ def _events(ev: Any, limits: WireLimits, final: bool) -> dict[str, list[Any]]:
             raise _bad(f"ev.{name}", "must hold numbers only")
     if n == 0:
         return dict(zip(EVENT_COLUMNS, cols, strict=True))
-    dt = np.asarray(cols[0], dtype=np.float64)
+    try:     # a caller may pass a dict that did not come through loads_json
+        dt, x, y = (np.asarray(c, dtype=np.float64) for c in cols[:3])
+    except OverflowError:
+        raise WireError("number_out_of_range", "ev: a number does not fit a double") from None
     if not np.isfinite(dt).all() or dt.min() < 0 or dt.max() > limits.max_dt_ms:
-        raise _bad("ev.dt", f"gaps must be finite, >= 0 (monotonic times) and <= {limits.max_dt_ms:g} ms")
+        raise _bad("ev.dt", f"gaps must be finite, >= 0 (monotonic times) and <= "
+                   f"{limits.max_dt_ms:g} ms")
     if float(dt.sum()) > limits.max_dt_ms:
         raise _bad("ev.dt", f"batch spans more than {limits.max_dt_ms:g} ms")
-    for name, col in (("x", cols[1]), ("y", cols[2])):
-        a = np.asarray(col, dtype=np.float64)
+    for name, a in (("x", x), ("y", y)):
         if not np.isfinite(a).all() or np.abs(a).max() > limits.max_coord:
-            raise _bad(f"ev.{name}", f"coordinates must be finite and within ±{limits.max_coord:g} px")
-    for name, col, hi in (("k", cols[3], 5), ("b", cols[4], 3)):
-        if not all(type(v) is int for v in col):
-            raise _bad(f"ev.{name}", "must hold integers")
-        a = np.asarray(col, dtype=np.int64)
-        if a.min() < 0 or a.max() > hi:
-            raise _bad(f"ev.{name}", f"codes must be in [0, {hi}]")
+            raise _bad(f"ev.{name}", f"coordinates must be finite and within "
+                       f"±{limits.max_coord:g} px")
+    for name, col, hi in (("k", cols[3], MAX_KIND), ("b", cols[4], MAX_BUTTON)):
+        if not all(type(v) is int and 0 <= v <= hi for v in col):
+            raise _bad(f"ev.{name}", f"codes must be integers in [0, {hi}]")
     k = np.asarray(cols[3], dtype=np.int64)
     b = np.asarray(cols[4], dtype=np.int64)
-    if ((k == 1) | (k == 2))[b == 0].any():
+    if np.isin(k, list(BUTTON_KINDS))[b == 0].any():
         raise _bad("ev.b", "a down/up event needs a button (1 left, 2 middle, 3 right)")
     return dict(zip(EVENT_COLUMNS, cols, strict=True))
 
@@ -152,24 +145,27 @@ def _common(obj: Any, allowed: frozenset[str], limits: WireLimits) -> dict[str, 
     if obj.get("v") != WIRE_VERSION or type(obj.get("v")) is not int:
         raise WireError("unsupported_version", f"v must be {WIRE_VERSION}")
     unknown = set(obj) - allowed
-    if unknown:
-        raise WireError("unknown_field", f"unknown fields: {', '.join(sorted(map(str, unknown))[:5])}")
+    if unknown:    # named by ascii() and cut short: the names are the sender's own strings
+        names = sorted(ascii(k)[:40] for k in unknown)[:5]
+        raise WireError("unknown_field", f"unknown fields: {', '.join(names)}")
     missing = allowed - set(obj)
     if missing:
         raise WireError("missing_field", f"missing fields: {', '.join(sorted(missing))}")
-    path = obj["path"]
-    if not isinstance(path, str) or not path.startswith("/") or len(path) > limits.max_path:
-        raise _bad("path", f"must be a string starting with / of at most {limits.max_path} chars")
     final = obj["final"]
     if type(final) is not bool:
         raise _bad("final", "must be true or false")
     return {
         "site": _str(obj, "site", SITE_RE), "sid": _str(obj, "sid", SID_RE),
-        "seq": _int(obj, "seq", 0, limits.max_seq), "path": path,
+        "seq": _int(obj, "seq", 0, limits.max_seq),
+        "path": normalise_path(obj["path"], limits.max_path),
         "vp": _size(obj, "vp", limits), "scr": _size(obj, "scr", limits),
-        "dpr": _num(obj, "dpr", 0.05, 16.0), "t0": _num(obj, "t0", 0.0, 1e14),
+        "dpr": _num(obj, "dpr", limits.min_dpr, limits.max_dpr),
+        "t0": _num(obj, "t0", 0.0, limits.max_t0),
         "final": final, "ev": _events(obj["ev"], limits, final),
     }
+
+
+RECORD_LIMITS = dataclasses.replace(WireLimits(), max_events=2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -201,10 +197,11 @@ class WireBatch(BatchBody):
 
 def parse_wire_batch(obj: Any, now_ms: float, limits: WireLimits = WireLimits()) -> WireBatch:
     """Validate a decoded wire batch against the v1 schema and ``limits``."""
-    fields = _common(obj, _WIRE_KEYS, limits)
+    fields = _common(obj, WIRE_FIELDS, limits)
     token = obj["token"]
-    if not isinstance(token, str) or not 0 < len(token) <= 2048:
-        raise WireError("token_missing", "token must be a non-empty string")
+    if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
+        raise TokenError("token_missing", f"token must be a string of 1 to {MAX_TOKEN_CHARS} "
+                         "characters")
     if not now_ms - limits.clock_past_ms <= fields["t0"] <= now_ms + limits.clock_future_ms:
         raise _bad("t0", "batch start time is too far from the server clock")
     return WireBatch(token=token, **fields)
@@ -242,14 +239,17 @@ class PointerBatchRecord(BatchBody):
         return json.dumps(self.to_dict(), separators=(",", ":")).encode()
 
     @classmethod
-    def from_bytes(cls, raw: bytes, limits: WireLimits = WireLimits()) -> PointerBatchRecord:
-        """Decode and validate a Kafka value; :class:`WireError` when malformed."""
+    def from_bytes(cls, raw: bytes, limits: WireLimits = RECORD_LIMITS) -> PointerBatchRecord:
+        """Decode and validate a Kafka value; :class:`WireError` when malformed.
+
+        The event count is not capped again (ingest capped it with its own, configurable
+        limit): a record ingest accepted must never be refused here."""
         obj = loads_json(raw)
-        fields = _common(obj, _RECORD_KEYS, limits)
+        fields = _common(obj, RECORD_FIELDS, limits)
         user = obj["user"]
-        if not isinstance(user, str) or not re.fullmatch(r"[0-9a-f]{32}", user):
+        if not isinstance(user, str) or not USER_RE.match(user):
             raise _bad("user", "must be a 32-hex-digit pseudonymous key")
-        recv = _num(obj, "recv", 0.0, 1e14)
+        recv = _num(obj, "recv", 0.0, limits.max_t0)
         rec = cls(user=user, recv=recv, **fields)
         if obj["bid"] != rec.bid:
             raise _bad("bid", "must be f'{sid}:{seq}'")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import gzip
 import subprocess
-from pathlib import Path
-from tests.support.paths import COLLECTOR_DIR
 
+from tests.support.paths import COLLECTOR_DIR
 
 BUDGET_BYTES = 3 * 1024
 

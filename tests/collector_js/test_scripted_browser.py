@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cursorprint.stream.devtools.stack import Stack
-from cursorprint.stream.score.abuse import (
+from cursorprint.stream.records.reasons import (
     REASON_CONSTANT_SPEED,
     REASON_NO_JITTER,
     REASON_STRAIGHT,

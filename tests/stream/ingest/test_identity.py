@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 
@@ -35,6 +36,36 @@ def test_refused_tokens_say_why(token: object, site: str, secret: str, now: floa
     with pytest.raises(TokenError) as exc:
         verify_token(token, site, secret, now=now)
     assert exc.value.reason == reason
+
+
+def _signed(payload_json: str, secret: str = SECRET) -> str:
+    """A correctly signed token around any payload text (as a careless backend might mint)."""
+    payload = base64.urlsafe_b64encode(payload_json.encode()).rstrip(b"=").decode()
+    sig = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+    return f"{payload}.{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}"
+
+
+@pytest.mark.parametrize("exp", ["NaN", "Infinity", "-Infinity", "1e999", '"9999999999"',
+                                 "true", "null", "9" * 5000])
+def test_exp_must_be_a_finite_number(exp: str) -> None:
+    token = _signed(f'{{"u": "alice", "s": "shop", "exp": {exp}}}')
+    with pytest.raises(TokenError) as exc:
+        verify_token(token, "shop", SECRET, now=1.0)
+    assert exc.value.reason == "token_malformed" and exc.value.status == 401
+
+
+def test_huge_integer_exp_is_a_valid_far_future() -> None:
+    token = _signed(f'{{"u": "alice", "s": "shop", "exp": {"9" * 400}}}')
+    assert verify_token(token, "shop", SECRET, now=1.0) == "alice"
+
+
+def test_statuses_are_carried_by_the_errors() -> None:
+    with pytest.raises(TokenError) as exc:
+        verify_token(mint_token("blog", "a", SECRET, 60, now=0), "shop", SECRET, now=1.0)
+    assert exc.value.status == 403
+    with pytest.raises(TokenError) as exc:
+        verify_token("x.y", "shop", SECRET, now=1.0)
+    assert exc.value.status == 401
 
 
 def test_tampered_payload_is_refused() -> None:

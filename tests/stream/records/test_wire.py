@@ -11,6 +11,7 @@ import pytest
 
 from cursorprint.model.data.trajectory import KIND_DOWN, KIND_MOVE
 from cursorprint.stream.ingest.ratelimit import TokenBuckets
+from cursorprint.stream.records.errors import RejectedInput, TokenError
 from cursorprint.stream.records.wire import (
     PointerBatchRecord,
     WireError,
@@ -76,9 +77,11 @@ def _ev(**cols: Any) -> dict[str, Any]:
     ({"ev": [1, 2]}, "invalid_field"),
 ])
 def test_bad_batches_are_rejected_with_a_reason(change: dict[str, Any], reason: str) -> None:
-    with pytest.raises(WireError) as exc:
+    with pytest.raises(RejectedInput) as exc:
         parse_wire_batch(batch(**change), NOW)
     assert exc.value.reason == reason
+    want = (TokenError, 401) if reason.startswith("token") else (WireError, 422)
+    assert isinstance(exc.value, want[0]) and exc.value.status == want[1]
 
 
 def test_missing_field_and_event_limit() -> None:
@@ -98,7 +101,7 @@ def test_missing_field_and_event_limit() -> None:
 def test_strict_json(raw: bytes, reason: str) -> None:
     with pytest.raises(WireError) as exc:
         loads_json(raw)
-    assert exc.value.reason == reason
+    assert exc.value.reason == reason and exc.value.status == 400
 
 
 def test_record_round_trip_and_trajectory() -> None:
@@ -139,3 +142,78 @@ def test_token_bucket_refills_and_bounds_keys() -> None:
     tb.take("b")
     tb.take("c")
     assert len(tb) == 2
+
+
+def _raw(b: dict[str, Any], **literal: str) -> bytes:
+    """``b`` as JSON with some values replaced by raw JSON literals (huge numbers)."""
+    text = json.dumps({**b, **{k: f"@@{k}@@" for k in literal}})
+    for k, v in literal.items():
+        text = text.replace(f'"@@{k}@@"', v)
+    return text.encode()
+
+
+@pytest.mark.parametrize("field", ["dpr", "t0", "seq"])
+@pytest.mark.parametrize("literal", ["9" * 400, "-" + "9" * 5000, "1e999", "-1e400",
+                                     "1" * 70 + ".5", str(2**53 + 1)])
+def test_numbers_of_any_size_are_refused_with_422_not_a_crash(field: str, literal: str) -> None:
+    with pytest.raises(WireError) as exc:
+        parse_wire_batch(loads_json(_raw(batch(), **{field: literal})), NOW)
+    assert exc.value.status == 422
+    assert exc.value.reason in {"number_out_of_range", "invalid_field"}
+
+
+@pytest.mark.parametrize("column", ["dt", "x", "y", "k", "b"])
+def test_huge_numbers_inside_event_columns_are_refused(column: str) -> None:
+    text = json.dumps(batch()).replace(f'"{column}": [', f'"{column}": [{"7" * 400}, ', 1)
+    with pytest.raises(WireError) as exc:
+        parse_wire_batch(loads_json(text.encode()), NOW)
+    assert exc.value.status == 422 and exc.value.reason == "number_out_of_range"
+
+
+def test_safe_integers_and_tiny_numbers_still_pass() -> None:
+    raw = _raw(batch(), t0=str(int(NOW)), dpr="1.0000000000000000000000001")
+    wb = parse_wire_batch(loads_json(raw), NOW)
+    assert wb.t0 == NOW and wb.dpr == 1.0
+    ev = _ev(x=[1e-320, 0.0, -0.0, 5e-324])
+    assert parse_wire_batch(batch(ev=ev), NOW).n_events == 4
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 10**400])
+def test_a_dict_not_from_loads_json_is_checked_too(value: Any) -> None:
+    for change in ({"dpr": value}, {"t0": value}, {"ev": _ev(x=[1, 2, value, 4])},
+                   {"ev": _ev(dt=[0, value, 8, 8])}):
+        with pytest.raises(WireError):
+            parse_wire_batch(batch(**change), NOW)
+
+
+def test_lone_surrogate_in_path_is_refused_and_paths_are_normalised() -> None:
+    with pytest.raises(WireError) as exc:
+        # json.dumps writes the lone surrogate as the escape \ud800: valid JSON
+        parse_wire_batch(loads_json(json.dumps(batch(path="/\ud800")).encode()), NOW)
+    assert exc.value.status == 422 and "surrogate" in exc.value.detail
+    wb = parse_wire_batch(batch(path="/u/alice@example.com/orders?id=123#x"), NOW)
+    assert wb.path == "/u/:redacted/orders"
+
+
+def test_record_decoder_normalises_a_path_it_did_not_get_from_ingest() -> None:
+    rec = PointerBatchRecord.from_wire(parse_wire_batch(batch(), NOW), "ab" * 16, NOW)
+    obj = json.loads(rec.to_bytes())
+    obj["path"] = "/user/1234567/x y?q=1"
+    back = PointerBatchRecord.from_bytes(json.dumps(obj).encode())
+    assert back.path == "/user/:redacted/x%20y"
+    assert PointerBatchRecord.from_bytes(rec.to_bytes()).path == rec.path == "/a"
+
+
+def test_unknown_field_names_are_quoted_safely() -> None:
+    with pytest.raises(WireError) as exc:
+        parse_wire_batch(batch(**{"\ud800" * 1000: 1}), NOW)
+    assert exc.value.reason == "unknown_field" and len(exc.value.detail) < 100
+    exc.value.detail.encode("utf-8")
+
+
+def test_record_decoder_takes_any_event_count_ingest_was_configured_to_accept() -> None:
+    n = 6000      # CURSORPRINT_INGEST_MAX_EVENTS may be raised above the default 5000
+    ev = {"dt": [1] * n, "x": [0] * n, "y": [0] * n, "k": [0] * n, "b": [0] * n}
+    wb = parse_wire_batch(batch(ev=ev), NOW, WireLimits(max_events=n))
+    rec = PointerBatchRecord.from_wire(wb, "ab" * 16, NOW)
+    assert PointerBatchRecord.from_bytes(rec.to_bytes()).n_events == n
