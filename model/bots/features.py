@@ -46,7 +46,6 @@ BOT_FEATURES = (
     "stroke_share", "dir_entropy", "step_len_cv",
 )
 N_BOT_FEATURES = len(BOT_FEATURES)
-_DEFAULTS = np.zeros(N_BOT_FEATURES)
 
 
 def crop(traj: Trajectory, seconds: float | None, start: int | None = None) -> Trajectory:
@@ -73,7 +72,7 @@ def _med(v: np.ndarray, default: float = 0.0) -> float:
 def bot_features(traj: Trajectory) -> np.ndarray:
     """The :data:`BOT_FEATURES` vector of one recording (float64, finite)."""
     tr = normalise_rate(traj, BUCKET_S)
-    f = dict(zip(BOT_FEATURES, _DEFAULTS, strict=True))
+    f: dict[str, float] = dict.fromkeys(BOT_FEATURES, 0.0)
     mv = tr.kind == KIND_MOVE
     t = tr.t[mv]
     x = np.round(tr.x[mv].astype(np.float64))
@@ -133,8 +132,9 @@ def bot_features(traj: Trajectory) -> np.ndarray:
             dur = max(float(tc[-1] - tc[0]), 1e-3)
             per["ttp"].append(float((tc[int(np.argmax(v))] - tc[0]) / dur))
             vs = np.convolve(v, np.ones(3) / 3, mode="same") if len(v) >= 3 else v
-            peaks = np.flatnonzero((vs[1:-1] > vs[:-2]) & (vs[1:-1] >= vs[2:])
-                                   & (vs[1:-1] > 0.2 * vs.max())) if len(vs) >= 3 else []
+            peaks: np.ndarray = np.flatnonzero(
+                (vs[1:-1] > vs[:-2]) & (vs[1:-1] >= vs[2:]) & (vs[1:-1] > 0.2 * vs.max())
+            ) if len(vs) >= 3 else np.zeros(0)
             per["sub"].append(float(len(peaks)))
             per["end"].append(float(v[-1] / max(v.max(), 1e-9)))
             per["straight"].append(float(np.hypot(sx[-1] - sx[0], sy[-1] - sy[0]) / path))
@@ -165,7 +165,7 @@ def bot_features(traj: Trajectory) -> np.ndarray:
             v_all = np.concatenate(per["speed"])
             f["speed_p50_log"] = float(np.log1p(_q(v_all, 0.5)))
             f["speed_p90_log"] = float(np.log1p(_q(v_all, 0.9)))
-            f["speed_cv"] = float(np.std(v_all) / max(np.mean(v_all), 1e-9))
+            f["speed_cv"] = float(np.std(v_all)) / max(float(np.mean(v_all)), 1e-9)
             f["peak_over_mean"] = _med(np.asarray(per["pom"]))
             f["time_to_peak"] = _med(np.asarray(per["ttp"]))
             f["submoves_per_stroke"] = float(np.log1p(np.mean(per["sub"])))

@@ -27,8 +27,11 @@ import numpy as np
 
 from cursorprint.model.bots.features import bot_feature_matrix, crop
 from cursorprint.model.bots.model import MLP, BotModel, HumanDensity, LogReg, auc
-from cursorprint.model.data.datasets import (load_balabit, read_sapimouse_session,
-                                             trajectory_from_session_record)
+from cursorprint.model.data.datasets import (
+    load_balabit,
+    read_sapimouse_session,
+    trajectory_from_session_record,
+)
 from cursorprint.model.data.trajectory import KIND_MOVE, Trajectory
 
 __all__ = ["HORIZONS", "Samples", "load_corpus", "sapimouse_users", "human_samples",
@@ -66,7 +69,7 @@ class Samples:
 
 def load_corpus(root: Path) -> list[tuple[str, str, Trajectory]]:
     """(library, task, trajectory) of every session in a corpus folder."""
-    out = []
+    out: list[tuple[str, str, Trajectory]] = []
     for f in sorted(Path(root).glob("*/sessions.jsonl")):
         for line in f.read_text().splitlines():
             d = json.loads(line)
@@ -77,7 +80,7 @@ def load_corpus(root: Path) -> list[tuple[str, str, Trajectory]]:
 
 
 def sapimouse_users(root: Path, users: Iterable[int]) -> list[Trajectory]:
-    out = []
+    out: list[Trajectory] = []
     for u in users:
         for d in sorted(Path(root).glob(f"user{u}")) + sorted(Path(root).glob(f"user{u}.*")):
             out.extend(read_sapimouse_session(p, f"sapi{u}") for p in sorted(d.glob("*.csv")))

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "cursorprint.stream.cli.worker",
     "cursorprint.stream.cli.enroll",
     "cursorprint.stream.cli.playback",
+    "cursorprint.stream.cli.bots",
 ]
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from cursorprint.model.bots.features import (BOT_FEATURES, N_BOT_FEATURES, bot_feature_matrix,
-                                             bot_features, crop)
+from cursorprint.model.bots.features import (
+    BOT_FEATURES,
+    N_BOT_FEATURES,
+    bot_feature_matrix,
+    bot_features,
+    crop,
+)
 from cursorprint.model.data.synthetic import random_style, scripted_style, synth_session
 from cursorprint.model.data.trajectory import KIND_MOVE, Trajectory
 
