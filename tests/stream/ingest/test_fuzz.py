@@ -82,9 +82,11 @@ def _valid() -> dict[str, Any]:
             "ev": {"dt": [0, 8], "x": [1, 2], "y": [3, 4], "k": [0, 1], "b": [0, 1]}}
 
 
+# any size of integer, and text with every character (lone surrogates and controls included)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers(-10**400, 10**400)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(exclude_categories=()), max_size=20),
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner,
                                                                 max_size=5),
     max_leaves=20)
@@ -112,7 +114,22 @@ def mutated_batch(draw: st.DrawFn) -> bytes:
     return json.dumps(b).encode()
 
 
-bodies = (mutated_batch() | json_values.map(lambda v: json.dumps(v).encode())
+@st.composite
+def huge_literal(draw: st.DrawFn) -> bytes:
+    """A valid batch with one number written as a literal no double or int64 holds (up to
+    6,000 digits: past Python's own 4,300-digit conversion limit)."""
+    field = draw(st.sampled_from(["seq", "dpr", "t0", "x", "k"]))
+    digits = "9" * draw(st.integers(17, 6000))
+    literal = draw(st.sampled_from([digits, "-" + digits, f"1e{digits[:4]}", f"{digits}.5"]))
+    b = _valid()
+    if field in EV_COLS:
+        b["ev"][field][0] = "@@"
+    else:
+        b[field] = "@@"
+    return json.dumps(b).replace('"@@"', literal).encode()
+
+
+bodies = (mutated_batch() | huge_literal() | json_values.map(lambda v: json.dumps(v).encode())
           | st.binary(max_size=300) | st.just(json.dumps(_valid()).encode()))
 content_types = st.sampled_from(["text/plain;charset=UTF-8", "application/json", "text/plain",
                                  "application/octet-stream", "multipart/form-data", ""])
