@@ -4,9 +4,9 @@ They implement the same interfaces as the real parts (:class:`~.score.microbatch
 :class:`~.enroll.enroller.DescriberLike`, the stores of :mod:`.stores.base`, the scorer's
 :class:`~.score.agent.Sink`, :class:`~.records.dead_letter.SendDeadLetter`), so unit tests and
 the in-process agent tests (Faust's ``agent.test_context()``, no broker, no Redis, no
-TensorFlow) drive the real business logic. The Redis stores keep their own integration tests;
-``tests/stream/test_testing.py`` checks that each double answers like its real counterpart
-where the two can be compared.
+TensorFlow) drive the real business logic. The Redis stores keep their own integration tests,
+and ``tests/stream/stores/test_enrolments.py`` and ``test_fingerprints.py`` run one contract on
+both the dict double and the Redis store, so a double cannot drift from what it stands in for.
 """
 
 from __future__ import annotations
