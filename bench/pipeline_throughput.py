@@ -11,7 +11,11 @@ Messages are real Balabit test sessions cut into collector batches (stream.repla
 Starts a private stack unless CURSORPRINT_KAFKA_BOOTSTRAP is set; uses CURSORPRINT_MODEL_DIR if
 it holds a model, else trains a tiny synthetic one.
 
-    python bench/pipeline_throughput.py [--sessions 60] [--light 12]
+    python bench/pipeline_throughput.py [--sessions 60] [--light 12] [--py-spy PATH --profile-out F]
+
+``--py-spy`` samples the sessionizer worker with that py-spy binary during the saturation run
+(``py-spy record --pid``, raw collapsed stacks in ``--profile-out``); summarise them with
+``python bench/profile_top.py F``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -146,6 +151,10 @@ def main() -> int:
     ap.add_argument("--sessions", type=int, default=60)
     ap.add_argument("--light", type=int, default=12, help="sessions of the light-load run")
     ap.add_argument("--light-gap", type=float, default=1.0, help="seconds between sessions")
+    ap.add_argument("--py-spy", type=Path, default=None,
+                    help="py-spy binary: profile the sessionizer worker with it")
+    ap.add_argument("--profile-out", type=Path, default=Path("sessionizer-profile.txt"),
+                    help="raw collapsed stacks of the sessionizer worker (with --py-spy)")
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="cp-bench-")
     stack = None
@@ -192,7 +201,13 @@ def main() -> int:
         asyncio.run(through_pipeline(settings, warm, {f"bench-{run}w-{i:05d}" for i in range(2)}))
         t_bare = asyncio.run(bare(settings, main_set))
         sids = {f"bench-{run}-{i:05d}" for i in range(len(main_set))}
+        spy = None if args.py_spy is None else subprocess.Popen(
+            [str(args.py_spy), "record", "--pid", str(procs[0].pid), "--rate", "250",
+             "--nonblocking", "--format", "raw", "-o", str(args.profile_out)])
         t_pipe, lat = asyncio.run(through_pipeline(settings, main_set, sids))
+        if spy is not None:            # the profile covers the saturation run only
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
         lsids = {f"bench-{run}l-{i:05d}" for i in range(len(light))}
         _, light_lat = asyncio.run(through_pipeline(settings, light, lsids, args.light_gap))
     finally:

@@ -18,6 +18,7 @@ The consumer's read and committed offsets are private attributes (``_read_offset
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,25 +26,36 @@ from typing import Any
 __all__ = ["write_table", "first_unhandled", "caught_up", "consumer_lag", "revoked_partitions"]
 
 log = logging.getLogger(__name__)
+_ABSENT = object()
 
 
 async def write_table(table: Any, writes: Mapping[str, Any], partition: int) -> None:
     """Apply ``writes`` to a memory-store table, each change handed to the Kafka producer before
-    the caller acknowledges its event. A value of ``None`` deletes the key (a tombstone on the
-    changelog, as Faust's own ``del table[key]`` sends). The memory store keeps no persisted
-    changelog offset, so Faust's sent-callback is not needed.
+    the caller acknowledges its events. A value of ``None`` deletes the key (a tombstone on the
+    changelog, as Faust's own ``del table[key]`` sends); deleting a key the table does not hold
+    sends nothing (it was written and deleted within one group: the changelog never had it).
 
-    ``partition`` is the changelog partition, the one of the input the state belongs to (Faust's
-    own ``table[key] = value`` takes it from the current stream event, which a group of events
-    does not have)."""
-    changelog = table.changelog_topic
+    The records go straight to Faust's producer (what ``Topic.send`` ends in, without its
+    per-message futures, sensors and debug logging), JSON-encoded as the table's schema decodes
+    them at recovery. The memory store keeps no persisted changelog offset, so Faust's
+    sent-callback is not needed. ``partition`` is the changelog partition, the one of the input
+    the state belongs to (Faust's own ``table[key] = value`` takes it from the current stream
+    event, which a group of events does not have)."""
+    if not writes:
+        return
+    producer = await table.app.maybe_start_producer()
+    topic = table.changelog_topic.get_topic_name()
+    data = table.data
     for key, value in writes.items():
         if value is None:
-            table.data.pop(key, None)
+            if data.pop(key, _ABSENT) is _ABSENT:
+                continue
+            payload = None
         else:
-            table.data[key] = value
-        await changelog.send(key=key, value=value, partition=partition,
-                             value_serializer="raw" if value is None else None)
+            data[key] = value
+            payload = json.dumps(value, separators=(",", ":")).encode()
+        await producer.send(topic, json.dumps(key).encode(), payload, partition=partition,
+                            timestamp=None, headers=None)
 
 
 def _committed(consumer: Any, tp: Any) -> int | None:

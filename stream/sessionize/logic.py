@@ -39,7 +39,9 @@ from cursorprint.stream.sessionize.state import (
     HEADER_PREFIX,
     ClosedSession,
     SessionHeader,
+    batch_events,
     batch_key,
+    batch_size,
     decode_header,
     encode_batch,
     header_key,
@@ -49,7 +51,6 @@ from cursorprint.stream.sessionize.state import (
 __all__ = ["SessionizerConfig", "Sessionizer", "Outcome", "DELETE"]
 
 DELETE = None   # a write of this value deletes the key
-_COLUMNS = ("x", "y", "k", "b")
 
 
 @dataclass(frozen=True)
@@ -190,16 +191,8 @@ class Sessionizer:
     def _events(self, sid: str, seqs: list[int], out: Outcome
                 ) -> tuple[float, dict[str, np.ndarray]]:
         """Events of ``seqs`` in order; times in ms from the first batch's start."""
-        batches = [b for s in seqs if (b := self._read(batch_key(sid, s), out)) is not None]
-        if not batches:
-            return 0.0, {c: np.zeros(0) for c in ("t", *_COLUMNS)}
-        t0 = float(batches[0]["t0"])
-        t = np.concatenate([float(b["t0"]) - t0 + np.cumsum(np.asarray(b["dt"], dtype=np.float64))
-                            for b in batches])
-        cols = {c: np.concatenate([np.asarray(b[c], dtype=np.float64) for b in batches])
-                for c in _COLUMNS}
-        cols["t"] = np.maximum.accumulate(t) if len(t) else t
-        return t0, cols
+        return batch_events([b for s in seqs
+                             if (b := self._read(batch_key(sid, s), out)) is not None])
 
     @staticmethod
     def _record(sid: str, head: SessionHeader, t0: float, cols: dict[str, np.ndarray],
@@ -221,7 +214,7 @@ class Sessionizer:
             if batch is None:
                 continue
             tail.append(seq)
-            events += len(batch["dt"])
+            events += batch_size(batch)
             if events >= self.cfg.window_events:
                 break
         t0, cols = self._events(sid, tail[::-1], out)

@@ -5,7 +5,11 @@ One store (a Faust table with a JSON changelog, or a plain dict in tests) holds 
 * ``h:<sid>`` — the header of a page session (or continuation segment ``<sid>~<k>``): a
   :class:`SessionHeader` while it is open, a :class:`ClosedSession` tombstone after it closed
   (kept ``closed_ttl_s`` so late duplicates are recognised).
-* ``b:<sid>:<seq>`` — the events of one accepted batch (:func:`encode_batch`).
+* ``b:<sid>:<seq>`` — the events of one accepted batch (:func:`encode_batch`): its start time,
+  its event count and its events as packed rows (base64 of little-endian time from the batch
+  start, x, y as float64 and kind, button as uint8; 26 bytes an event instead of five JSON
+  lists), so the changelog value is one short string and a session's events are assembled
+  with one ``numpy.frombuffer`` over all its batches (:func:`batch_events`).
 
 Each batch is stored once under its own key, so changelog traffic grows with the events, not with
 the square of a session's length; the header stays small however long the session is (given-up
@@ -18,14 +22,19 @@ The JSON keys are short and stable: state written by an earlier release is read 
 
 from __future__ import annotations
 
+import base64
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from cursorprint.stream.records.wire import PointerBatchRecord
 
 __all__ = ["SessionHeader", "ClosedSession", "decode_header", "encode_batch", "header_key",
-           "batch_key", "segment_sid", "HEADER_PREFIX", "BATCH_PREFIX"]
+           "batch_key", "segment_sid", "batch_events", "batch_size", "HEADER_PREFIX",
+           "BATCH_PREFIX"]
 
 HEADER_PREFIX = "h:"
 BATCH_PREFIX = "b:"
@@ -183,6 +192,45 @@ def decode_header(obj: dict[str, Any] | None) -> SessionHeader | ClosedSession |
     return ClosedSession.from_json(obj) if obj.get("closed") else SessionHeader.from_json(obj)
 
 
+_ROW = np.dtype([("t", "<f8"), ("x", "<f8"), ("y", "<f8"), ("k", "u1"), ("b", "u1")])
+
+
 def encode_batch(rec: PointerBatchRecord) -> dict[str, Any]:
-    """The stored form of one batch: its start time and its event columns."""
-    return {"t0": rec.t0, **rec.ev}
+    """The stored form of one batch: start time, event count, packed event rows. The time of
+    each event from the batch start is summed here, per batch, exactly as the assembled session
+    needs it (the same float operations as summing at close time)."""
+    ev = rec.ev
+    rows = np.empty(len(ev["dt"]), dtype=_ROW)
+    rows["t"] = np.cumsum(np.asarray(ev["dt"], dtype=np.float64))
+    for c in ("x", "y", "k", "b"):
+        rows[c] = ev[c]
+    return {"t0": rec.t0, "n": len(rows), "rows": base64.b64encode(rows.tobytes()).decode()}
+
+
+def batch_size(stored: dict[str, Any]) -> int:
+    """Events in a stored batch."""
+    return int(stored["n"]) if "rows" in stored else len(stored["dt"])
+
+
+def _rows(stored: dict[str, Any]) -> bytes:
+    if "rows" in stored:
+        return base64.b64decode(stored["rows"])
+    # a batch stored by an earlier release: five event columns as JSON lists
+    rows = np.empty(len(stored["dt"]), dtype=_ROW)
+    rows["t"] = np.cumsum(np.asarray(stored["dt"], dtype=np.float64))
+    for c in ("x", "y", "k", "b"):
+        rows[c] = stored[c]
+    return rows.tobytes()
+
+
+def batch_events(batches: Sequence[dict[str, Any]]) -> tuple[float, dict[str, np.ndarray]]:
+    """The events of stored ``batches`` in order: the first batch's start time (epoch ms) and
+    columns ``t`` (ms from it, never decreasing), ``x``, ``y``, ``k``, ``b``."""
+    if not batches:
+        return 0.0, {c: np.zeros(0) for c in ("t", "x", "y", "k", "b")}
+    t0 = float(batches[0]["t0"])
+    rows = np.frombuffer(b"".join(map(_rows, batches)), dtype=_ROW)
+    starts = np.array([float(b["t0"]) - t0 for b in batches])
+    t = np.repeat(starts, [batch_size(b) for b in batches]) + rows["t"]
+    return t0, {"t": np.maximum.accumulate(t) if len(t) else t, "x": rows["x"],
+                "y": rows["y"], "k": rows["k"], "b": rows["b"]}

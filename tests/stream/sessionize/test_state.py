@@ -1,0 +1,58 @@
+"""The sessionizer's typed state: its JSON changelog form, and state of an earlier release."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+
+from cursorprint.stream.sessionize.state import (
+    ClosedSession,
+    SessionHeader,
+    batch_events,
+    batch_size,
+    decode_header,
+    encode_batch,
+)
+from tests.stream.sessionize.test_logic import batch
+
+
+def test_headers_round_trip_through_json() -> None:
+    head = SessionHeader.open(batch(3), partition=2, first_seq=3, now_ms=5.0)
+    head.accept(5, 10, 1.0, True, 2, 6.0)
+    head.accept(3, 10, 1.0, False, 2, 7.0)
+    assert head.pending == [(5, 10)] and head.next_seq == 4 and not head.complete
+    for value in (head, ClosedSession(9.0, 2, 6, "exit", 30, 0.3, continuation=1)):
+        assert decode_header(json.loads(json.dumps(value.to_json()))) == value
+    assert decode_header(None) is None
+
+
+def test_a_header_written_by_the_earlier_release_is_read() -> None:
+    old = {"user": "u" * 32, "site": "demo", "path": "/p", "screen": [800, 600], "t0": 1.0,
+           "t0_seq": 0, "p": 1, "first": 0, "next": 2, "pending": [[4, 7]], "skipped": [],
+           "n": 27, "contig": 20, "win": 0, "since_win": 20, "final": None, "last": 9.0,
+           "closed": False}
+    head = decode_header(old)
+    assert isinstance(head, SessionHeader)
+    assert (head.partition, head.next_seq, head.pending, head.stored_seqs()) == (1, 2, [(4, 7)],
+                                                                                 [0, 1, 4])
+    tomb = decode_header({"closed": True, "closed_at": 5.0, "p": 1, "next": 3, "cause": "idle",
+                          "n": 20, "duration_s": 0.2})
+    assert tomb == ClosedSession(5.0, 1, 3, "idle", 20, 0.2, continuation=0)
+
+
+def test_packed_batches_give_the_same_events_as_batches_stored_as_json_lists() -> None:
+    empty = replace(batch(1), final=True, ev={c: [] for c in ("dt", "x", "y", "k", "b")})
+    recs = [batch(0, n=4), empty, batch(2, n=3)]
+    packed = [json.loads(json.dumps(encode_batch(r))) for r in recs]
+    lists = [{"t0": r.t0, **r.ev} for r in recs]          # the earlier release's form
+    assert [batch_size(b) for b in packed] == [batch_size(b) for b in lists] == [4, 0, 3]
+    t0, cols = batch_events(packed)
+    t0_old, cols_old = batch_events(lists)
+    assert t0 == t0_old == recs[0].t0
+    for c in ("t", "x", "y", "k", "b"):
+        assert np.array_equal(cols[c], cols_old[c])
+    assert cols["x"].tolist() == [0, 1, 2, 3, 6, 7, 8]
+    assert cols["t"].tolist() == [0, 10, 20, 30, 60, 70, 80]
+    assert batch_events([])[1]["t"].size == 0
