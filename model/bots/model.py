@@ -10,9 +10,9 @@
   chosen on calibration people (never the people the FPR is reported on). Saved as ``bot.json``
   in a model directory (plain JSON, no pickle).
 
-Reason codes: ``automation_suspected`` above the threshold, plus the ``bot_<feature>`` codes of
-the features that pushed the supervised logit up the most (the largest weight x standardised
-value terms).
+Reason codes: ``automation_suspected`` above the threshold, ``bot_too_few_moves`` when there is
+too little movement to judge; apart from the codes, ``evidence`` names the features that pushed
+the supervised logit up the most (largest weight x standardised value terms).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from cursorprint.model.bots.features import BOT_FEATURES, MIN_MOVES, bot_feature
 from cursorprint.model.data.trajectory import KIND_MOVE, Trajectory
 
 __all__ = ["LogReg", "MLP", "HumanDensity", "BotModel", "BotScore", "auc", "BOT_MODEL_FILE",
-           "REASON_AUTOMATION"]
+           "REASON_AUTOMATION", "REASON_TOO_SHORT"]
 
 BOT_MODEL_FILE = "bot.json"
 REASON_AUTOMATION = "automation_suspected"
@@ -223,13 +223,14 @@ class BotScore:
     threshold: float
     reasons: tuple[str, ...]
     n_moves: int
+    evidence: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"bot_score": round(self.score, 4), "bot_fused": round(self.fused, 4),
                 "bot_supervised_logit": round(self.supervised, 4),
                 "bot_human_novelty": round(self.human_novelty, 4),
                 "bot_threshold": round(self.threshold, 4), "bot_reasons": list(self.reasons),
-                "bot_moves": self.n_moves}
+                "bot_evidence": list(self.evidence), "bot_moves": self.n_moves}
 
 
 @dataclass
@@ -262,17 +263,16 @@ class BotModel:
         s, d, f = (float(v[0]) for v in self.parts(x))
         n_moves = int((traj.kind == KIND_MOVE).sum())
         reasons: list[str] = []
+        evidence: list[str] = []
         if n_moves < MIN_MOVES:
             reasons.append(REASON_TOO_SHORT)
         elif f >= self.threshold:
             reasons.append(REASON_AUTOMATION)
-            if isinstance(self.sup, LogReg):
-                c = self.sup.contributions(x)[0]
-                for i in np.argsort(-c)[:top_reasons]:
-                    if c[i] > 0.5:
-                        reasons.append(f"bot_{BOT_FEATURES[i]}")
+        if isinstance(self.sup, LogReg) and n_moves >= MIN_MOVES:
+            c = self.sup.contributions(x)[0]
+            evidence = [BOT_FEATURES[i] for i in np.argsort(-c)[:top_reasons] if c[i] > 0.5]
         score = float(self.scale(f)) if n_moves >= MIN_MOVES else 0.0
-        return BotScore(score, f, s, d, self.threshold, tuple(reasons), n_moves)
+        return BotScore(score, f, s, d, self.threshold, tuple(reasons), n_moves, tuple(evidence))
 
     def save(self, directory: Path) -> Path:
         directory = Path(directory)

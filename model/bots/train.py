@@ -3,7 +3,10 @@
 People (SapiMouse, by user number, so no person is on two sides):
 - users 1-56: training people (the classifier's negatives and the human density);
 - users 57-72: calibration people: the fused score's reference distributions and the threshold;
-- users 73-120 (and Balabit): test people, used only for the reported AUCs and FPRs.
+- users 73-120: test people, used only for the reported AUCs and FPRs.
+Balabit (when given; its ``training_files``, 10 users recorded over remote desktop with sparse
+~100 ms sampling, a population quite unlike SapiMouse's 60 Hz browser recordings) is split the
+same way by user, sorted by name: 4 training, 2 calibration, 4 test users.
 Bots: the corpus of ``cursorprint bots corpus``. Leave-one-library-out: for each library, the
 model is trained on the other libraries only, with the same fixed hyper-parameters, and that
 library's sessions are scored against the test people.
@@ -43,6 +46,7 @@ TARGET_FPR = 0.0025          # threshold at this share of calibration people (go
 TRAIN_USERS = range(1, 57)
 CALIB_USERS = range(57, 73)
 TEST_USERS = range(73, 121)
+BALABIT_SPLIT = (4, 2, 4)
 
 
 def _hname(h: float | None) -> str:
@@ -68,9 +72,10 @@ class Samples:
 
 
 def load_corpus(root: Path) -> list[tuple[str, str, Trajectory]]:
-    """(library, task, trajectory) of every session in a corpus folder."""
+    """(library, task, trajectory) of every session in a corpus folder (and its subfolders:
+    several ``bots corpus`` runs can share one root)."""
     out: list[tuple[str, str, Trajectory]] = []
-    for f in sorted(Path(root).glob("*/sessions.jsonl")):
+    for f in sorted(Path(root).rglob("sessions.jsonl")):
         for line in f.read_text().splitlines():
             d = json.loads(line)
             tr = trajectory_from_session_record(d["record"])
@@ -161,8 +166,10 @@ def _report(model: BotModel, bots: Samples, humans: Samples) -> dict[str, Any]:
 
 def evaluate_lolo(corpus: Sequence[tuple[str, str, Trajectory]], train_people: Samples,
                   calib_people: Samples, test_people: Samples, kinds: Sequence[str] = ("logreg",),
-                  progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """Leave-one-library-out: per held-out library and model kind, AUCs at each horizon."""
+                  progress: Callable[[str], None] = print,
+                  other_people: dict[str, Samples] | None = None) -> dict[str, Any]:
+    """Leave-one-library-out: per held-out library and model kind, AUCs at each horizon
+    against ``test_people`` (and ``other_people`` sets, reported under their names)."""
     libs = sorted({lib for lib, _, _ in corpus})
     train_bots = bot_samples(corpus, extra_starts=3)
     test_bots = bot_samples(corpus)
@@ -171,8 +178,11 @@ def evaluate_lolo(corpus: Sequence[tuple[str, str, Trajectory]], train_people: S
         for lib in libs:
             model = fit_bot_model(train_bots.where(train_bots.group != lib), train_people,
                                   calib_people, kind)
-            rep = _report(model, test_bots.where(test_bots.group == lib), test_people)
+            held = test_bots.where(test_bots.group == lib)
+            rep = _report(model, held, test_people)
             result.setdefault(kind, {})[lib] = rep
+            for name, people in (other_people or {}).items():
+                result.setdefault(f"{kind}:{name}", {})[lib] = _report(model, held, people)
             progress(f"LOLO {kind} held out {lib}: " + ", ".join(
                 f"{h} AUC {r['auc_fused']:.3f} (sup {r['auc_supervised']:.3f}, "
                 f"dens {r['auc_density']:.3f}) TPR {r['tpr']:.2f}" for h, r in rep.items()))
@@ -184,7 +194,7 @@ def _users_of(trajs: Sequence[Trajectory]) -> set[str]:
 
 
 def train_and_report(corpus_dir: Path, sapimouse: Path, out: Path, balabit: Path | None = None,
-                     kinds: Sequence[str] = ("logreg", "mlp"), balabit_every: int = 4,
+                     kinds: Sequence[str] = ("logreg", "mlp"),
                      progress: Callable[[str], None] = print) -> dict[str, Any]:
     """LOLO report + the final model (every library) written to ``out`` (``bot.json``,
     ``report.json``)."""
@@ -202,14 +212,22 @@ def train_and_report(corpus_dir: Path, sapimouse: Path, out: Path, balabit: Path
     train_people = human_samples(tr_p, crops=8, seed=1)
     calib_people = human_samples(ca_p, crops=25)
     test_people = human_samples(te_p, crops=20)
-    lolo = evaluate_lolo(corpus, train_people, calib_people, test_people, kinds, progress)
+    balabit_people = None
+    if balabit is not None:
+        bal = load_balabit(balabit, "training_files")
+        users = sorted(_users_of(bal))
+        n_tr, n_ca, _ = BALABIT_SPLIT
+        split = (users[:n_tr], users[n_tr:n_tr + n_ca], users[n_tr + n_ca:])
+        progress(f"Balabit users: training {split[0]}, calibration {split[1]}, test {split[2]}")
+        b_tr, b_ca, b_te = ([t for t in bal if t.meta.get("user") in us] for us in split)
+        train_people = Samples.concat([train_people, human_samples(b_tr, crops=30, seed=2)])
+        calib_people = Samples.concat([calib_people, human_samples(b_ca, crops=40)])
+        balabit_people = human_samples(b_te, crops=40)
+    lolo = evaluate_lolo(corpus, train_people, calib_people, test_people, kinds, progress,
+                         {"balabit": balabit_people} if balabit_people is not None else None)
     final: dict[str, Any] = {}
     all_bots_train = bot_samples(corpus, extra_starts=3)
     all_bots = bot_samples(corpus)
-    balabit_people = None
-    if balabit is not None:
-        bal = load_balabit(balabit, "training_files")[::max(1, balabit_every)]
-        balabit_people = human_samples(bal, crops=20)
     for kind in kinds:
         model = fit_bot_model(all_bots_train, train_people, calib_people, kind)
         rep = {"sapimouse_73_120": _report(model, all_bots, test_people)}
