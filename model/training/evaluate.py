@@ -50,7 +50,7 @@ def evaluate_balabit(data: Path, out: Path, labels: Path | None = None,
                      cache_dir: Path = Path(".cursorprint/cache"),
                      progress: bool = True) -> dict[str, Any]:
     """Run the whole protocol; returns the report dict (also written to ``report.json``)."""
-    from cursorprint.model.serving.scoring import SessionScorer
+    from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, SessionScorer
     from cursorprint.model.training.train import TrainConfig, train_model
 
     t0 = time.time()
@@ -96,7 +96,7 @@ def evaluate_balabit(data: Path, out: Path, labels: Path | None = None,
     report: dict[str, Any] = {
         "model_version": scorer.model_version, "model_dir": str(model_dir),
         "test_sessions": len(rows), "test_windows": int(counts.sum()),
-        "sessions_without_user_head": sum("no_user_head" in r[3] for r in rows),
+        "sessions_without_user_head": sum(REASON_NO_USER_HEAD in r[3] for r in rows),
         "train_seconds": round(train_seconds, 1), "embed_seconds": round(embed_seconds, 1),
     }
     if label_map:

@@ -3,9 +3,6 @@ descriptors, bit for bit, for the same windows (a tiny randomly initialised back
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import numpy as np
 import pytest
 
@@ -17,12 +14,13 @@ from cursorprint.model.features.motion import N_MOTION, motion_features
 from cursorprint.model.features.raster import rasterize_batch
 from cursorprint.model.features.windows import WindowRule, aggregate, sigmoid
 from cursorprint.model.nets.backbone import build_embedder
-from cursorprint.model.nets.heads import Head, fit_head
+from cursorprint.model.nets.heads import fit_head
 from cursorprint.model.nets.modeldir import ModelInfo
 from cursorprint.model.serving.explain import grad_cam
 from cursorprint.model.serving.scoring import SessionScorer
 from cursorprint.model.training.config import TrainConfig
 from cursorprint.stream.enroll.enroller import Enroller
+from cursorprint.stream.testing import MemoryEnrolments, MemoryHeads
 
 RULE = WindowRule(events=64, stride=32, min_events=16)
 
@@ -56,43 +54,6 @@ def _windows(scorer: SessionScorer, sessions: list[Trajectory]) -> list[Trajecto
     return [w for s in sessions for w in scorer.windows(s)]
 
 
-class _MemoryRedis:
-    """The few Redis list calls the enroller makes, in memory."""
-
-    def __init__(self) -> None:
-        self.lists: dict[str, list[bytes]] = {}
-
-    def pipeline(self) -> _MemoryRedis:
-        return self
-
-    def rpush(self, key: str, *values: bytes) -> None:
-        self.lists.setdefault(key, []).extend(values)
-
-    def ltrim(self, key: str, start: int, stop: int) -> None:
-        items = self.lists.get(key, [])
-        self.lists[key] = items[start:] if stop == -1 else items[start:stop + 1]
-
-    def execute(self) -> None:
-        return None
-
-    def lrange(self, key: str, start: int, stop: int) -> list[bytes]:
-        items = self.lists.get(key, [])
-        return items[start:] if stop == -1 else items[start:stop + 1]
-
-    def scan_iter(self, match: str, count: int) -> Iterator[bytes]:
-        prefix = match.rstrip("*")
-        return iter([k.encode() for k in self.lists if k.startswith(prefix)])
-
-
-class _MemoryHeads:
-    def __init__(self) -> None:
-        self.heads: dict[str, Head] = {}
-
-    def put(self, user_key: str, head: Head, meta: dict[str, Any]) -> str:
-        self.heads[user_key] = head
-        return head.version
-
-
 def test_every_caller_gives_the_same_descriptors(cfg: TrainConfig, scorer: SessionScorer,
                                                  sessions: list[Trajectory]) -> None:
     windows = _windows(scorer, sessions)
@@ -115,11 +76,10 @@ def test_every_caller_gives_the_same_descriptors(cfg: TrainConfig, scorer: Sessi
     np.testing.assert_allclose(one, reference, rtol=1e-5, atol=1e-6)  # other batch split
 
     # enrollment: what the enroller stores for the owner is the same descriptors
-    redis = _MemoryRedis()
-    heads = _MemoryHeads()
+    heads, enrolments = MemoryHeads(), MemoryEnrolments()
     owner = [s for s in sessions if s.meta["user"] == "synth0"]
-    version, n = Enroller(scorer, heads, redis).add_sessions("owner-key", owner)
-    stored = Enroller(scorer, heads, redis).owner_windows("owner-key")
+    version, n = Enroller(scorer, heads, enrolments).add_sessions("owner-key", owner)
+    stored = Enroller(scorer, heads, enrolments).owner_windows("owner-key")
     np.testing.assert_array_equal(stored, cfg.describer(scorer.embedder)(_windows(scorer, owner)))
     assert version == heads.heads["owner-key"].version and n == len(stored)
 
