@@ -1,4 +1,5 @@
-"""Flag rates of stream/score/abuse.py: synthetic people vs scripts, real Balabit sessions, replays.
+"""Flag rates of the abuse checks (stream/score/scripted.py, replayed.py): synthetic people vs
+scripts, real Balabit sessions, replays.
 
 Starts a private redis-server (free port, no persistence) for the replay part. Not a pass/fail
 test: run it and report what it prints.
@@ -20,8 +21,10 @@ from cursorprint.model.data.datasets import read_balabit_session
 from cursorprint.model.data.synthetic import random_style, scripted_style, synth_session
 from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.stream.devtools.stack import Stack, StackError, free_port
-from cursorprint.stream.score.abuse import ReplayDetector, scripted_reasons
+from cursorprint.stream.score.replayed import ReplayDetector
+from cursorprint.stream.score.scripted import scripted_reasons
 from cursorprint.stream.settings import load_settings
+from cursorprint.stream.stores.fingerprints import RedisFingerprints
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -58,7 +61,7 @@ def main() -> int:
             return 2
         try:
             client = redis.Redis(port=port)
-            det = ReplayDetector(client, ttl_s=600)
+            det = ReplayDetector(RedisFingerprints(client, ttl_s=600))
             sims = [det.check_and_remember(f"s{i}", t, "site").similarity
                     for i, t in enumerate(real)]
             hits, rsims = 0, []

@@ -55,7 +55,7 @@ def main() -> int:
     images = [np.concatenate([model.images(SessionRecord.from_bytes(v).to_trajectory())
                               for v in b]) for b in batches]
     n_images = sum(len(i) for i in images)
-    mbs = MicroBatchScorer(model, threshold=0.8)
+    mbs = MicroBatchScorer(model, lambda _site: 0.8)
     mbs.score_batch(batches[0])          # warm-up (graph tracing)
     model.embed(images[0])
     t_bare, t_scorer = [], []

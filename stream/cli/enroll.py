@@ -25,8 +25,6 @@ def register(sub: Any) -> None:
 def _enroll(args: argparse.Namespace) -> int:
     import re
 
-    import redis
-
     from cursorprint.model.data.datasets import DatasetError
     from cursorprint.model.nets.modeldir import ModelDirError
     from cursorprint.model.serving.explain import load_session_file
@@ -34,6 +32,7 @@ def _enroll(args: argparse.Namespace) -> int:
     from cursorprint.stream.enroll.enroller import Enroller
     from cursorprint.stream.ingest.identity import user_key
     from cursorprint.stream.settings import load_settings
+    from cursorprint.stream.stores.enrolments import RedisEnrolments
     from cursorprint.stream.stores.heads import HeadStore
 
     settings = load_settings()
@@ -57,7 +56,7 @@ def _enroll(args: argparse.Namespace) -> int:
     except (DatasetError, ModelDirError, OSError) as exc:
         print(f"cursorprint enroll: {exc}", file=sys.stderr)
         return 2
-    enroller = Enroller(model, heads, redis.Redis.from_url(settings.redis.url))
+    enroller = Enroller(model, heads, RedisEnrolments.from_url(settings.redis.url))
     version, n = enroller.add_sessions(key, trajs)
     if version is None:
         print(f"cursorprint enroll: only {n} trusted windows so far; a head needs more "

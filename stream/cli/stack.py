@@ -59,8 +59,10 @@ def _status(args: argparse.Namespace) -> int:
 
 def smoke_round_trip(bootstrap: list[str], redis_url: str, topic: str = "smoke") -> float:
     """Produce one message and read it back, then SET/GET one Redis key; returns seconds taken."""
-    import redis
     from kafka import KafkaConsumer, KafkaProducer
+
+    from cursorprint.stream.stores.client import connect
+    from cursorprint.stream.stores.keys import SMOKE_KEY
 
     t0 = time.monotonic()
     token = uuid.uuid4().hex.encode()
@@ -74,9 +76,9 @@ def smoke_round_trip(bootstrap: list[str], redis_url: str, topic: str = "smoke")
             raise RuntimeError("the smoke message did not come back from Kafka")
     finally:
         consumer.close()
-    r = redis.Redis.from_url(redis_url)
-    r.set(b"cursorprint:smoke", token, ex=60)
-    if r.get(b"cursorprint:smoke") != token:
+    r = connect(redis_url)
+    r.set(SMOKE_KEY, token, ex=60)
+    if r.get(SMOKE_KEY) != token:
         raise RuntimeError("the smoke key did not come back from Redis")
     return time.monotonic() - t0
 

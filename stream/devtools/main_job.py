@@ -41,14 +41,15 @@ def ensure_model(settings: Settings, data: Path) -> str:
 
     model_dir = Path(settings.scorer.model_dir)
     if not (model_dir / "model.json").is_file():
-        from cursorprint.model import datasets, train
+        from cursorprint.model.data.datasets import load_balabit
+        from cursorprint.model.training.train import TrainConfig, train_model
 
         print(f"no model in {model_dir}: training a quick Balabit model "
               f"({QUICK_BALABIT})", flush=True)
-        cfg = replace(train.TrainConfig(), **QUICK_BALABIT)   # type: ignore[arg-type]
-        trajs = datasets.load_balabit(data, "training_files")
-        train.train_model(trajs, model_dir, cfg, extra={"data": "balabit training_files",
-                                                        "quick": True})
+        cfg = replace(TrainConfig(), **QUICK_BALABIT)   # type: ignore[arg-type]
+        trajs = load_balabit(data, "training_files")
+        train_model(trajs, model_dir, cfg, extra={"data": "balabit training_files",
+                                                  "quick": True})
     return read_info(model_dir).version
 
 

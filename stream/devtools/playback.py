@@ -246,7 +246,7 @@ def play_sessions(settings: Settings, sessions: list[PlaybackSession], *, ingest
         raise PlaybackError(f"topic {topics.SESSION_SCORES} not found on "
                           f"{settings.kafka.bootstrap} (is the stack up?)")
     report = PlaybackReport(sessions=len(sessions),
-                          threshold=settings.scorer.thresholds().get(site, settings.scorer.alert_threshold))
+                          threshold=settings.scorer.threshold_for(site))
     t0 = time.monotonic()
     asyncio.run(_post_all(ingest_url.rstrip("/") + "/v1/batches", origin, plans, speed,
                           concurrency, report))

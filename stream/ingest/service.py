@@ -10,7 +10,7 @@ after the broker acknowledged. Every refusal is a
 that it lists every status and reason this package can answer.
 
 Slow and idle connections: a connection must deliver a complete request head within
-:data:`IDLE_TIMEOUT_S` of being opened or of its previous answer, or it is closed. aiohttp has no
+``CURSORPRINT_INGEST_IDLE_TIMEOUT_S`` of being opened or of its previous answer, or it is closed. aiohttp has no
 separate header timeout; its ``keepalive_timeout`` (given to every connection through the
 application's ``handler_args``, so ``web.run_app`` and ``AppRunner`` both use it) starts when a
 connection is made and after each answer, and closes the connection if no complete request
@@ -35,13 +35,11 @@ from cursorprint.stream.metrics import INGEST_BATCH_EVENTS, INGEST_EVENTS, INGES
 from cursorprint.stream.records.errors import Refusal, RejectedInput
 from cursorprint.stream.settings import Settings
 
-__all__ = ["create_app", "IngestService", "BATCH_PATH", "SERVICE_KEY", "COLLECTOR_DIR",
-           "IDLE_TIMEOUT_S"]
+__all__ = ["create_app", "IngestService", "BATCH_PATH", "SERVICE_KEY", "COLLECTOR_DIR"]
 
 log = logging.getLogger(__name__)
 BATCH_PATH = "/v1/batches"
 COLLECTOR_DIR = Path(__file__).resolve().parents[2] / "collector_js"
-IDLE_TIMEOUT_S = 15.0   # a request head must be complete this long after connect / last answer
 _CLOSE_AFTER = frozenset({408, 413})   # the rest of the body is never read
 
 
@@ -148,8 +146,11 @@ def _middleware(service: IngestService) -> Callable[..., Awaitable[web.StreamRes
 
 
 def create_app(settings: Settings, *, demo: bool = False, collector_dir: Path = COLLECTOR_DIR,
-               idle_timeout_s: float = IDLE_TIMEOUT_S) -> web.Application:
-    """The aiohttp application; the producer connects in the background at start-up."""
+               idle_timeout_s: float | None = None) -> web.Application:
+    """The aiohttp application; the producer connects in the background at start-up.
+    ``idle_timeout_s`` overrides the setting (tests)."""
+    if idle_timeout_s is None:
+        idle_timeout_s = settings.ingest.idle_timeout_s
     if not idle_timeout_s > 0:
         raise ValueError(f"idle_timeout_s must be > 0, got {idle_timeout_s}")
     service = IngestService(settings, collector_dir)

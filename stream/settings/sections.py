@@ -138,6 +138,9 @@ class IngestSettings:
     max_events: int = setting("INGEST_MAX_EVENTS", "Most events in one batch (422 above).", 5000)
     body_timeout_s: float = setting("INGEST_BODY_TIMEOUT_S", "Time allowed to receive a request "
                                     "body (408 after).", 10.0)
+    idle_timeout_s: float = setting("INGEST_IDLE_TIMEOUT_S", "Close a connection that has not "
+                                    "sent a complete request head this long after opening or "
+                                    "after its last answer (slow or idle clients).", 15.0)
     produce_timeout_s: float = setting("INGEST_PRODUCE_TIMEOUT_S", "Wait for the broker's "
                                        "acknowledgement before answering 503.", 5.0)
     client_rate: float = setting("INGEST_CLIENT_RATE", "Batches per second one client address "
@@ -162,7 +165,7 @@ class IngestSettings:
         if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
             raise _bad(self, "max_body_bytes", "must be between 1024 and 16777216")
         _at_least_one(self, "max_events")
-        _positive(self, "body_timeout_s", "produce_timeout_s", "client_rate", "client_burst",
+        _positive(self, "body_timeout_s", "idle_timeout_s", "produce_timeout_s", "client_rate", "client_burst",
                   "site_rate", "site_burst")
 
     def site_configs(self) -> dict[str, SiteConfig]:

@@ -73,12 +73,12 @@ def create_app(settings: Settings, role: str, *, model_dir: Path | None = None) 
         await fut
 
     ready: dict[str, bool] = {}
-    recent = RecentScores(settings.scorer.thresholds(), settings.scorer.alert_threshold)
+    recent = RecentScores(settings.scorer.threshold_for)
     runtime = None
     if role in ("sessionizer", "all"):
         add_sessionizer(app, settings, ready, send_dead)
     if role in ("scorer", "all"):
-        runtime = ModelRuntime(settings, model_dir or settings.scorer.model_dir)
+        runtime = ModelRuntime.for_worker(settings, model_dir or settings.scorer.model_dir)
         add_scorer(app, settings, runtime, ready, send_dead, recent.note)
         add_enroller(app, runtime, send_dead)
     add_web(app, settings, ready, recent, runtime)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +27,17 @@ class RecentScores:
     """The latest score of the last ``max_sessions`` page sessions and the last raw
     ``sessions`` records this worker scored, for the demo page (never an API for sites)."""
 
-    def __init__(self, thresholds: dict[str, float], default_threshold: float,
-                 max_sessions: int = 2000, max_records: int = 64) -> None:
+    def __init__(self, threshold_for: Callable[[str], float], max_sessions: int = 2000,
+                 max_records: int = 64) -> None:
         self.scores: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.records: deque[bytes] = deque(maxlen=max_records)
         self.max_sessions = max_sessions
-        self._thresholds = thresholds
-        self._default = default_threshold
+        self._threshold_for = threshold_for
 
     def note(self, raws: list[bytes], res: BatchResult) -> None:
         for s in res.scores:
             self.scores[s.session_id] = {
-                **s.__dict__, "threshold": self._thresholds.get(s.site, self._default)}
+                **s.__dict__, "threshold": self._threshold_for(s.site)}
             self.scores.move_to_end(s.session_id)
         while len(self.scores) > self.max_sessions:
             self.scores.popitem(last=False)

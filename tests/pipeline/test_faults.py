@@ -32,9 +32,10 @@ from cursorprint.model.nets.modeldir import ModelInfo
 from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, SessionScorer
 from cursorprint.stream.devtools.stack import Stack
 from cursorprint.stream.ingest.identity import mint_token
+from cursorprint.stream.records.reasons import REASON_HEAD_CACHE_STALE
 from cursorprint.stream.records.topics import POINTER_BATCHES
 from cursorprint.stream.settings import Settings
-from cursorprint.stream.stores.heads import REASON_HEAD_CACHE_STALE, HeadStore
+from cursorprint.stream.stores.heads import HeadStore
 from tests.support.ingest_server import running_ingest
 from tests.support.procs import read_to_end
 from tests.support.stack import PrivateRedis
@@ -202,13 +203,11 @@ def test_replay_check_degrades_while_redis_is_down_and_recovers(tmp_path: Path) 
     """The scorer's replay check on a private redis-server that goes away and comes back: every
     session is still scored, with ``replay_check_unavailable`` while it is down, and replays are
     flagged again once it is back (its data survived, append-only file)."""
+    from cursorprint.stream.records.reasons import REASON_REPLAY_UNCHECKED, REASON_REPLAYED
     from cursorprint.stream.records.session import SessionRecord
-    from cursorprint.stream.score.abuse import (
-        REASON_REPLAY_UNCHECKED,
-        REASON_REPLAYED,
-        ReplayDetector,
-    )
     from cursorprint.stream.score.microbatch import MicroBatchScorer
+    from cursorprint.stream.score.replayed import ReplayDetector
+    from cursorprint.stream.stores.fingerprints import RedisFingerprints
 
     def value(sid: str, traj: Any) -> bytes:
         return SessionRecord.from_trajectory(traj, session_id=sid, user="b" * 32, site="faults",
@@ -220,8 +219,9 @@ def test_replay_check_degrades_while_redis_is_down_and_recovers(tmp_path: Path) 
         client = redis.Redis.from_url(server.url, socket_timeout=1.0, socket_connect_timeout=1.0)
         scorer, _ = _tiny_scorer(HeadStore(server.url, ttl_s=0.2, socket_timeout_s=0.3))
         now = [0.0]                        # the detector's clock, moved by hand
-        detector = ReplayDetector(client, ttl_s=600, backoff_s=5.0, clock=lambda: now[0])
-        mbs = MicroBatchScorer(scorer, threshold=0.5, replay=detector)
+        detector = ReplayDetector(RedisFingerprints(client, ttl_s=600), backoff_s=5.0,
+                                  clock=lambda: now[0])
+        mbs = MicroBatchScorer(scorer, lambda _site: 0.5, replay=detector)
         rng = np.random.default_rng(17)
         a, b, c = (synth_session(rng, random_style(rng), 600) for _ in range(3))
 

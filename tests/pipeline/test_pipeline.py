@@ -28,8 +28,8 @@ from cursorprint.stream.devtools.playback import (
     PlaybackSession,
     load_balabit_sessions,
     origin_for,
-    publish_model_heads,
     play_sessions,
+    publish_model_heads,
     to_batches,
     wire_trajectory,
 )

@@ -14,6 +14,7 @@ import json
 import time
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -23,8 +24,9 @@ from cursorprint.stream.devtools.stack import Stack
 from cursorprint.stream.ingest.identity import mint_token, user_key
 from cursorprint.stream.records.topics import ALL_TOPICS, POINTER_BATCHES
 from cursorprint.stream.records.wire import PointerBatchRecord
-from cursorprint.stream.score.abuse import ReplayDetector
+from cursorprint.stream.score.replayed import ReplayDetector
 from cursorprint.stream.settings import Settings
+from cursorprint.stream.stores.fingerprints import RedisFingerprints
 from cursorprint.stream.stores.heads import HeadStore
 from tests.support.ingest_server import running_ingest
 from tests.support.procs import read_to_end
@@ -36,10 +38,12 @@ SITES = f"privacy={SECRET}=https://privacy.example"
 ORIGIN = "https://privacy.example"
 
 
-def _batch(token: str, sid: str, seq: int, user_no: int) -> dict[str, Any]:
+def _batch(token: str, sid: str, seq: int, user_no: int, raw_id: str) -> dict[str, Any]:
+    """A batch whose page path carries the raw user id and the token (a site that puts them in
+    its URLs): ingest must strip or redact both before anything reaches a topic."""
     n = 120
     return {"v": 1, "site": "privacy", "token": token, "sid": sid, "seq": seq,
-            "path": "/account/settings", "vp": [1280, 720], "scr": [1920, 1080], "dpr": 1,
+            "path": f"/account/{raw_id}/{token}/settings?token={token}#{raw_id}", "vp": [1280, 720], "scr": [1920, 1080], "dpr": 1,
             "t0": time.time() * 1000.0 - 2000, "final": seq == 2,
             "ev": {"dt": [8 + (i * (user_no + 3)) % 5 for i in range(n)],
                    "x": [100 + (i * i * (user_no + 1)) % 900 for i in range(n)],
@@ -96,7 +100,7 @@ async def test_no_raw_user_id_in_any_topic_or_redis_key(stack: Stack,
             for i, (token, sid) in enumerate(zip(tokens, sids, strict=True)):
                 for seq in range(3):
                     async with http.post(f"{base}/v1/batches",
-                                         data=json.dumps(_batch(token, sid, seq, i)).encode(),
+                                         data=json.dumps(_batch(token, sid, seq, i, raw_ids[i])).encode(),
                                          headers={"Content-Type": "text/plain",
                                                   "Origin": ORIGIN}) as resp:
                         assert resp.status == 202, await resp.text()
@@ -105,7 +109,7 @@ async def test_no_raw_user_id_in_any_topic_or_redis_key(stack: Stack,
     from tests.support.ingest_server import consume_batches
 
     client = redis.Redis.from_url(stack_settings.redis.url)
-    replay = ReplayDetector(client, ttl_s=600)
+    replay = ReplayDetector(RedisFingerprints(client, ttl_s=600))
     heads = HeadStore(stack_settings.redis.url)
     for i, sid in enumerate(sids):
         recs = await consume_batches(stack_settings.kafka.bootstrap, sid, until_final=True)
@@ -120,6 +124,7 @@ async def test_no_raw_user_id_in_any_topic_or_redis_key(stack: Stack,
     needles |= {t.split(".")[0].encode() for t in tokens}          # the token's payload
     needles |= {base64.b64encode(u.encode()).rstrip(b"=") for u in raw_ids}
     needles |= {json.dumps(u).encode() for u in raw_ids}            # JSON-escaped (ü -> \u00fc)
+    needles |= {quote(u, safe="").encode() for u in raw_ids}        # percent-encoded in a path
 
     blobs = _all_topic_messages(stack_settings.kafka.bootstrap)
     ours = [b for b in blobs if tag.encode() in b]

@@ -1,4 +1,4 @@
-"""Replayed-recording detection (stream/score/abuse.py ReplayDetector) against the real redis-server of
+"""Replayed-trajectory detection (stream/score/replayed.py ReplayDetector) against the real redis-server of
 the ``stack`` fixture: two detector instances (two scorer replicas) share what they remember; and
 on the real pipeline (ingest -> Kafka -> sessionizer -> scorer worker), a recorded trajectory
 submitted again for another session carries ``replayed_trajectory`` in its score and alert."""
@@ -15,13 +15,10 @@ from cursorprint.model.data.synthetic import random_style, synth_session
 from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.stream.devtools.playback import PlaybackSession, play_sessions
 from cursorprint.stream.devtools.stack import Stack
-from cursorprint.stream.score.abuse import (
-    REASON_REPLAY_UNCHECKED,
-    REASON_REPLAYED,
-    ReplayDetector,
-    session_digest,
-)
+from cursorprint.stream.records.reasons import REASON_REPLAY_UNCHECKED, REASON_REPLAYED
+from cursorprint.stream.score.replayed import ReplayDetector, session_digest
 from cursorprint.stream.settings import Settings
+from cursorprint.stream.stores.fingerprints import RedisFingerprints
 from tests.support.abuse_pipeline import abuse_pipeline, scores_and_alerts
 
 pytestmark = pytest.mark.integration
@@ -30,9 +27,9 @@ pytestmark = pytest.mark.integration
 def test_replay_across_replicas_on_real_redis(stack: Stack, stack_settings: Settings) -> None:
     client = redis.Redis.from_url(stack_settings.redis.url)
     prefix = f"cursorprint:replay-test-{uuid.uuid4().hex[:8]}:"
-    replica_a = ReplayDetector(client, ttl_s=600, prefix=prefix)
-    replica_b = ReplayDetector(redis.Redis.from_url(stack_settings.redis.url), ttl_s=600,
-                               prefix=prefix)
+    replica_a = ReplayDetector(RedisFingerprints(client, ttl_s=600, prefix=prefix))
+    replica_b = ReplayDetector(RedisFingerprints(redis.Redis.from_url(stack_settings.redis.url),
+                                                 ttl_s=600, prefix=prefix))
     rng = np.random.default_rng(41)
     people = [synth_session(rng, random_style(rng), 700) for _ in range(8)]
     for i, traj in enumerate(people):
