@@ -56,9 +56,9 @@ def main() -> int:
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    for recs in per_session:
+    for recs in per_session:      # decoded here, as the worker does: the store owns the columns
         for rec in recs[:-1]:
-            _apply(store, sz.on_batch(rec, 0, now))
+            _apply(store, sz.on_batch(PointerBatchRecord.from_bytes(rec.to_bytes()), 0, now))
     gc.collect()
     held = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
