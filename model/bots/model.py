@@ -6,8 +6,9 @@
   Mahalanobis distance flags what people do not do, needs no bot data, so it may reach libraries
   nobody has seen.
 - :class:`BotModel`: both, each mapped to a "human tail" score ``-log10(share of calibration
-  people scoring at least as high)``, fused as their mean; one threshold on the fused score,
-  chosen on calibration people (never the people the FPR is reported on). Saved as ``bot.json``
+  people scoring at least as high)``, fused as their mean; a threshold on the fused score per
+  input length (a 2 s crop is noisier than a whole session: :func:`horizon_of`), each chosen on
+  calibration people (never the people the FPR is reported on). Saved as ``bot.json``
   in a model directory (plain JSON, no pickle).
 
 Reason codes: ``automation_suspected`` above the threshold, ``bot_too_few_moves`` when there is
@@ -28,7 +29,7 @@ from cursorprint.model.bots.features import BOT_FEATURES, MIN_MOVES, bot_feature
 from cursorprint.model.data.trajectory import KIND_MOVE, Trajectory
 
 __all__ = ["LogReg", "MLP", "HumanDensity", "BotModel", "BotScore", "auc", "BOT_MODEL_FILE",
-           "REASON_AUTOMATION", "REASON_TOO_SHORT"]
+           "REASON_AUTOMATION", "REASON_TOO_SHORT", "horizon_of"]
 
 BOT_MODEL_FILE = "bot.json"
 REASON_AUTOMATION = "automation_suspected"
@@ -205,6 +206,13 @@ class HumanDensity:
                    np.asarray(d["prec"]))
 
 
+def horizon_of(traj: Trajectory) -> str:
+    """Which threshold applies: ``2s`` up to 3.5 s of input, ``5s`` up to 10 s, else ``whole``."""
+    moves = np.flatnonzero(traj.kind == KIND_MOVE)
+    d = float(traj.t[-1] - traj.t[moves[0]]) if len(moves) else 0.0
+    return "2s" if d <= 3.5 else "5s" if d <= 10.0 else "whole"
+
+
 def _tail(ref: np.ndarray, s: np.ndarray) -> np.ndarray:
     """-log10 of the share of ``ref`` (calibration people) at or above ``s`` (+1 smoothing)."""
     ref = np.sort(ref)
@@ -241,9 +249,13 @@ class BotModel:
     dens: HumanDensity
     ref_sup: np.ndarray          # calibration people's supervised logits
     ref_dens: np.ndarray         # ... and their densities
-    threshold: float             # on the fused score
+    threshold: float             # on the fused score (fallback: the highest of ``thresholds``)
     fusion: str = "mean"         # "mean", "supervised" or "density"
     meta: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)   # by horizon_of()
+
+    def threshold_for(self, horizon: str) -> float:
+        return self.thresholds.get(horizon, self.threshold)
 
     def parts(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         s, d = self.sup.logit(x), self.dens.score(x)
@@ -254,25 +266,27 @@ class BotModel:
     def fused(self, x: np.ndarray) -> np.ndarray:
         return self.parts(x)[2]
 
-    def scale(self, fused: np.ndarray | float) -> np.ndarray:
+    def scale(self, fused: np.ndarray | float, threshold: float | None = None) -> np.ndarray:
         """Fused score -> [0, 1] with the threshold at 0.5 (reported as ``bot_score``)."""
-        return 1 / (1 + np.exp(-3.0 * (np.asarray(fused) - self.threshold)))
+        th = self.threshold if threshold is None else threshold
+        return 1 / (1 + np.exp(-3.0 * (np.asarray(fused) - th)))
 
     def score(self, traj: Trajectory, top_reasons: int = 3) -> BotScore:
         x = bot_features(traj)[None, :]
         s, d, f = (float(v[0]) for v in self.parts(x))
         n_moves = int((traj.kind == KIND_MOVE).sum())
+        th = self.threshold_for(horizon_of(traj))
         reasons: list[str] = []
         evidence: list[str] = []
         if n_moves < MIN_MOVES:
             reasons.append(REASON_TOO_SHORT)
-        elif f >= self.threshold:
+        elif f >= th:
             reasons.append(REASON_AUTOMATION)
         if isinstance(self.sup, LogReg) and n_moves >= MIN_MOVES:
             c = self.sup.contributions(x)[0]
             evidence = [BOT_FEATURES[i] for i in np.argsort(-c)[:top_reasons] if c[i] > 0.5]
-        score = float(self.scale(f)) if n_moves >= MIN_MOVES else 0.0
-        return BotScore(score, f, s, d, self.threshold, tuple(reasons), n_moves, tuple(evidence))
+        score = float(self.scale(f, th)) if n_moves >= MIN_MOVES else 0.0
+        return BotScore(score, f, s, d, th, tuple(reasons), n_moves, tuple(evidence))
 
     def save(self, directory: Path) -> Path:
         directory = Path(directory)
@@ -283,6 +297,7 @@ class BotModel:
             "features": list(BOT_FEATURES), "supervised_kind": kind, "supervised": self.sup.to_dict(),
             "density": self.dens.to_dict(), "ref_sup": self.ref_sup.tolist(),
             "ref_dens": self.ref_dens.tolist(), "threshold": self.threshold,
+            "thresholds": self.thresholds,
             "fusion": self.fusion, "meta": self.meta}))
         return path
 
@@ -297,4 +312,5 @@ class BotModel:
         sup: LogReg | MLP = LogReg.from_dict(d["supervised"]) if d["supervised_kind"] == "logreg" \
             else MLP.from_dict(d["supervised"])
         return cls(sup, HumanDensity.from_dict(d["density"]), np.asarray(d["ref_sup"]),
-                   np.asarray(d["ref_dens"]), float(d["threshold"]), d["fusion"], d.get("meta", {}))
+                   np.asarray(d["ref_dens"]), float(d["threshold"]), d["fusion"], d.get("meta", {}),
+                   {k: float(v) for k, v in d.get("thresholds", {}).items()})

@@ -139,28 +139,34 @@ def bot_samples(corpus: Sequence[tuple[str, str, Trajectory]], extra_starts: int
 def fit_bot_model(bots: Samples, people: Samples, calib: Samples, kind: str = "logreg",
                   fusion: str = "mean", target_fpr: float = TARGET_FPR) -> BotModel:
     """Classifier on bots vs training people, density on training people, tails and the
-    threshold on calibration people (the ``1 - target_fpr`` quantile of their fused score)."""
+    thresholds on calibration people: per horizon, the ``1 - target_fpr`` quantile of their
+    fused score."""
     x = np.r_[bots.x, people.x]
     y = np.r_[np.ones(len(bots.x)), np.zeros(len(people.x))]
     sup: LogReg | MLP = LogReg(l2=1.0).fit(x, y) if kind == "logreg" else MLP().fit(x, y)
     dens = HumanDensity().fit(people.x)
     model = BotModel(sup, dens, np.sort(sup.logit(calib.x)), np.sort(dens.score(calib.x)), 0.0,
                      fusion)
-    model.threshold = float(np.quantile(model.fused(calib.x), 1 - target_fpr))
+    fused = model.fused(calib.x)
+    model.thresholds = {h: float(np.quantile(fused[calib.horizon == h], 1 - target_fpr))
+                        for h in map(_hname, HORIZONS) if (calib.horizon == h).any()}
+    model.threshold = max(model.thresholds.values())
     return model
 
 
-def _report(model: BotModel, bots: Samples, humans: Samples) -> dict[str, Any]:
+def _report(model: BotModel, bots: Samples, humans: Samples,
+            thresholds: dict[str, float] | None = None) -> dict[str, Any]:
     s_b, d_b, f_b = model.parts(bots.x)
     s_h, d_h, f_h = model.parts(humans.x)
     out: dict[str, Any] = {}
     for h in map(_hname, HORIZONS):
+        th = (thresholds or model.thresholds).get(h, model.threshold)
         mb, mh = bots.horizon == h, humans.horizon == h
         out[h] = {"auc_fused": auc(f_b[mb], f_h[mh]), "auc_supervised": auc(s_b[mb], s_h[mh]),
                   "auc_density": auc(d_b[mb], d_h[mh]),
-                  "tpr": float(np.mean(f_b[mb] >= model.threshold)) if mb.any() else float("nan"),
-                  "fpr": float(np.mean(f_h[mh] >= model.threshold)) if mh.any() else float("nan"),
-                  "n_bots": int(mb.sum()), "n_people": int(mh.sum())}
+                  "tpr": float(np.mean(f_b[mb] >= th)) if mb.any() else float("nan"),
+                  "fpr": float(np.mean(f_h[mh] >= th)) if mh.any() else float("nan"),
+                  "threshold": th, "n_bots": int(mb.sum()), "n_people": int(mh.sum())}
     return out
 
 
@@ -212,7 +218,7 @@ def train_and_report(corpus_dir: Path, sapimouse: Path, out: Path, balabit: Path
     train_people = human_samples(tr_p, crops=8, seed=1)
     calib_people = human_samples(ca_p, crops=25)
     test_people = human_samples(te_p, crops=20)
-    balabit_people = None
+    balabit_people = balabit_calib = None
     if balabit is not None:
         bal = load_balabit(balabit, "training_files")
         users = sorted(_users_of(bal))
@@ -221,7 +227,8 @@ def train_and_report(corpus_dir: Path, sapimouse: Path, out: Path, balabit: Path
         progress(f"Balabit users: training {split[0]}, calibration {split[1]}, test {split[2]}")
         b_tr, b_ca, b_te = ([t for t in bal if t.meta.get("user") in us] for us in split)
         train_people = Samples.concat([train_people, human_samples(b_tr, crops=30, seed=2)])
-        calib_people = Samples.concat([calib_people, human_samples(b_ca, crops=40)])
+        balabit_calib = human_samples(b_ca, crops=40)
+        calib_people = Samples.concat([calib_people, balabit_calib])
         balabit_people = human_samples(b_te, crops=40)
     lolo = evaluate_lolo(corpus, train_people, calib_people, test_people, kinds, progress,
                          {"balabit": balabit_people} if balabit_people is not None else None)
@@ -231,15 +238,21 @@ def train_and_report(corpus_dir: Path, sapimouse: Path, out: Path, balabit: Path
     for kind in kinds:
         model = fit_bot_model(all_bots_train, train_people, calib_people, kind)
         rep = {"sapimouse_73_120": _report(model, all_bots, test_people)}
-        if balabit_people is not None:
+        if balabit_people is not None and balabit_calib is not None:
             rep["balabit"] = _report(model, all_bots, balabit_people)
+            # what a site whose people look like Balabit's would do: its own threshold
+            # (CURSORPRINT_* per-site setting), calibrated on its own calibration users
+            fb = model.fused(balabit_calib.x)
+            site_th = {h: float(np.quantile(fb[balabit_calib.horizon == h], 1 - TARGET_FPR))
+                       for h in map(_hname, HORIZONS) if (balabit_calib.horizon == h).any()}
+            rep["balabit_site_threshold"] = _report(model, all_bots, balabit_people, site_th)
         final[kind] = rep
         if kind == kinds[0]:
             model.meta = {"libraries": sorted({lib for lib, _, _ in corpus}),
                           "target_fpr": TARGET_FPR, "kind": kind}
             model.save(out)
-        progress(f"final {kind}: threshold {model.threshold:.3f}; " + "; ".join(
-            f"{src} {h}: FPR {r['fpr']:.4f} ({r['n_people']} crops)"
+        progress(f"final {kind}: thresholds {model.thresholds}; " + "; ".join(
+            f"{src} {h}: FPR {r['fpr']:.4f} ({r['n_people']} crops), TPR {r['tpr']:.2f}"
             for src, by_h in rep.items() for h, r in by_h.items()))
     report = {"lolo": lolo, "final": final, "corpus_sessions": len(corpus),
               "people": {"train": len(tr_p), "calib": len(ca_p), "test": len(te_p)},

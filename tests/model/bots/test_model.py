@@ -58,5 +58,7 @@ def test_fit_threshold_on_calibration_people_and_save(tmp_path: Path) -> None:
     np.testing.assert_allclose(loaded.fused(bots.x), model.fused(bots.x))
     verdict = loaded.score(raw[0][2])
     assert 0.0 <= verdict.score <= 1.0
-    assert (REASON_AUTOMATION in verdict.reasons) == (verdict.fused >= loaded.threshold)
+    assert (REASON_AUTOMATION in verdict.reasons) == (verdict.fused >= verdict.threshold)
+    assert verdict.threshold == loaded.threshold_for(horizon_of(raw[0][2]))
+    assert set(loaded.thresholds) == {"2s", "5s", "whole"}
     assert bots.x.shape[1] == N_BOT_FEATURES
