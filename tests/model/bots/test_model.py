@@ -7,7 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from cursorprint.model.bots.features import N_BOT_FEATURES
-from cursorprint.model.bots.model import MLP, REASON_AUTOMATION, BotModel, HumanDensity, LogReg, auc
+from cursorprint.model.bots.model import (
+    MLP,
+    REASON_AUTOMATION,
+    BotModel,
+    HumanDensity,
+    LogReg,
+    auc,
+    horizon_of,
+)
 from cursorprint.model.bots.train import Samples, bot_samples, fit_bot_model, human_samples
 from cursorprint.model.data.synthetic import random_style, scripted_style, synth_session
 
