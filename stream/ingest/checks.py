@@ -2,8 +2,8 @@
 
 The client's rate, the content type, the body's size and arrival time, strict JSON, the v1
 schema (every limit of :mod:`cursorprint.stream.records.wire`, the path normalised and redacted),
-the site key, the page origin, the site's rate and the signed user token; then the user id is
-swapped for the pseudonymous key. Every refusal is a
+the site key, the page origin, the site's rate and the user token (a JWT: signature, algorithm,
+audience, expiry); then the user id is swapped for the pseudonymous key. Every refusal is a
 :class:`~cursorprint.stream.records.errors.RejectedInput` (or subclass) that carries its own
 HTTP status and reason, so the service answers it as it is.
 """
@@ -105,6 +105,6 @@ class BatchChecks:
         if wait:
             raise RejectedInput("rate_limited_site", "too many batches for this site",
                                 status=429, headers=_retry_after(wait))
-        user_id = verify_token(batch.token, site.key, site.secret, now=now_ms / 1000.0)
+        user_id = verify_token(batch.token, site.key, site.secret)
         return PointerBatchRecord.from_wire(
             batch, user_key(site.key, user_id, self.ingest.pseudonym_secret), recv=now_ms)

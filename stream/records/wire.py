@@ -5,6 +5,11 @@ One schema check serves both directions: :func:`parse_wire_batch` checks what a 
 first problem), and :meth:`PointerBatchRecord.from_bytes` checks what a consumer reads from Kafka.
 A batch stays one message as a whole: the columnar events are never exploded.
 
+Two fields are optional, so batches from collectors and tools that predate them stay valid:
+``pt``, the pointer type of every event in the batch (``mouse``, ``pen`` or ``touch``; absent
+means ``mouse``), and ``smp``, the sampling the page achieved (:class:`Sampling`). The
+``pointer-batches`` record always carries ``pt``, and ``smp`` when the batch had it.
+
 Everything a batch that passes may hold is safe for every consumer: strings are printable ASCII
 (site and session ids by pattern, the path by :mod:`~cursorprint.stream.records.page_path`),
 numbers are finite and within the documented ranges (:class:`WireLimits`; an integer beyond
@@ -18,30 +23,42 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.stream.records.errors import TokenError, WireError
-from cursorprint.stream.records.events import BUTTON_KINDS, MAX_BUTTON, MAX_KIND
+from cursorprint.stream.records.events import (
+    BUTTON_KINDS,
+    MAX_BUTTON,
+    MAX_KIND,
+    POINTER_MOUSE,
+    POINTER_TYPES,
+    SAMPLE_GAP_MS,
+    SAMPLING_SOURCES,
+)
 from cursorprint.stream.records.page_path import MAX_PATH_CHARS, normalise_path
 from cursorprint.stream.records.strict_json import MAX_SAFE_INTEGER, loads_json
 
-__all__ = ["WireError", "WireLimits", "WireBatch", "PointerBatchRecord", "parse_wire_batch",
-           "loads_json", "WIRE_VERSION", "EVENT_COLUMNS", "WIRE_FIELDS", "RECORD_FIELDS",
-           "SID_RE", "SITE_RE", "USER_RE", "MAX_SAFE_INTEGER", "MAX_TOKEN_CHARS",
-           "RECORD_LIMITS"]
+__all__ = ["WireError", "WireLimits", "WireBatch", "PointerBatchRecord", "Sampling",
+           "parse_wire_batch", "loads_json", "WIRE_VERSION", "EVENT_COLUMNS", "WIRE_FIELDS",
+           "OPTIONAL_FIELDS", "RECORD_FIELDS", "SAMPLING_FIELDS", "SID_RE", "SITE_RE", "USER_RE",
+           "MAX_SAFE_INTEGER", "MAX_TOKEN_CHARS", "MAX_SAMPLE_COUNT", "RECORD_LIMITS"]
 
 WIRE_VERSION = 1
 EVENT_COLUMNS = ("dt", "x", "y", "k", "b")
 SID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 SITE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 USER_RE = re.compile(r"^[0-9a-f]{32}$")
+#: fields a batch may leave out (batches from before them stay valid)
+OPTIONAL_FIELDS = frozenset({"pt", "smp"})
 WIRE_FIELDS = frozenset({"v", "site", "token", "sid", "seq", "path", "vp", "scr", "dpr", "t0",
-                         "final", "ev"})
+                         "final", "ev"}) | OPTIONAL_FIELDS
 RECORD_FIELDS = (WIRE_FIELDS - {"token"}) | {"user", "recv", "bid"}
+SAMPLING_FIELDS = ("src", "n", "c", "g", "gms")
+MAX_SAMPLE_COUNT = 2**31 - 1
 MAX_TOKEN_CHARS = 2048
 _NUM_TYPES = {int, float}
 _DAY_MS = 86_400_000.0
@@ -138,6 +155,53 @@ def _events(ev: Any, limits: WireLimits, final: bool) -> dict[str, list[Any]]:
     return dict(zip(EVENT_COLUMNS, cols, strict=True))
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """The sampling a page achieved over one batch, as the collector counted it.
+
+    ``src``: the event it listened to (``raw`` pointerrawupdate, ``move`` pointermove,
+    ``mouse`` mousemove); ``n``: how many of them the page dispatched; ``c``: the pointer
+    reports they carried (coalesced events; ``c >= n``); ``g`` and ``gms``: how many gaps
+    between consecutive reports were shorter than ``SAMPLE_GAP_MS`` (movement, not pauses) and
+    their sum in ms. Kept move events are in ``ev``; the collector samples them down.
+    """
+
+    src: str
+    n: int
+    c: int
+    g: int
+    gms: float
+
+    @property
+    def input_hz(self) -> float | None:
+        """Reports per second while the pointer moved (the device/browser rate); ``None``
+        without a gap to measure."""
+        return 1000.0 * self.g / self.gms if self.g and self.gms > 0 else None
+
+    @property
+    def coalesced_per_event(self) -> float | None:
+        """Pointer reports per dispatched event (1 where the browser does not coalesce)."""
+        return self.c / self.n if self.n else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"src": self.src, "n": self.n, "c": self.c, "g": self.g, "gms": self.gms}
+
+
+def _sampling(obj: Any, limits: WireLimits) -> Sampling:
+    if not isinstance(obj, dict) or set(obj) != set(SAMPLING_FIELDS):
+        raise _bad("smp", f"must be an object with exactly {', '.join(SAMPLING_FIELDS)}")
+    if obj["src"] not in SAMPLING_SOURCES:
+        raise _bad("smp.src", f"must be one of {', '.join(SAMPLING_SOURCES)}")
+    named = {f"smp.{k}": v for k, v in obj.items()}
+    n, c, g = (_int(named, f"smp.{k}", 0, MAX_SAMPLE_COUNT) for k in ("n", "c", "g"))
+    gms = _num(named, "smp.gms", 0.0, limits.max_dt_ms)
+    if n > c or g > c:
+        raise _bad("smp", "n and g must not exceed c (the reports the events carried)")
+    if gms > SAMPLE_GAP_MS * g:
+        raise _bad("smp.gms", f"each counted gap is shorter than {SAMPLE_GAP_MS} ms")
+    return Sampling(src=obj["src"], n=n, c=c, g=g, gms=gms)
+
+
 def _common(obj: Any, allowed: frozenset[str], limits: WireLimits) -> dict[str, Any]:
     """Check the fields shared by the wire batch and the Kafka record; returns them."""
     if not isinstance(obj, dict):
@@ -148,13 +212,17 @@ def _common(obj: Any, allowed: frozenset[str], limits: WireLimits) -> dict[str, 
     if unknown:    # named by ascii() and cut short: the names are the sender's own strings
         names = sorted(ascii(k)[:40] for k in unknown)[:5]
         raise WireError("unknown_field", f"unknown fields: {', '.join(names)}")
-    missing = allowed - set(obj)
+    missing = allowed - OPTIONAL_FIELDS - set(obj)
     if missing:
         raise WireError("missing_field", f"missing fields: {', '.join(sorted(missing))}")
     final = obj["final"]
     if type(final) is not bool:
         raise _bad("final", "must be true or false")
-    return {
+    pt = obj.get("pt", POINTER_MOUSE)
+    if pt not in POINTER_TYPES:
+        raise _bad("pt", f"must be one of {', '.join(POINTER_TYPES)}")
+    smp = _sampling(obj["smp"], limits) if "smp" in obj else None
+    return {"pt": pt, "smp": smp,
         "site": _str(obj, "site", SITE_RE), "sid": _str(obj, "sid", SID_RE),
         "seq": _int(obj, "seq", 0, limits.max_seq),
         "path": normalise_path(obj["path"], limits.max_path),
@@ -182,6 +250,8 @@ class BatchBody:
     t0: float
     final: bool
     ev: dict[str, list[Any]]
+    pt: str = field(default=POINTER_MOUSE, kw_only=True)
+    smp: Sampling | None = field(default=None, kw_only=True)
 
     @property
     def n_events(self) -> int:
@@ -230,10 +300,14 @@ class PointerBatchRecord(BatchBody):
         return cls(**body, user=user, recv=recv)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"v": WIRE_VERSION, "site": self.site, "sid": self.sid, "seq": self.seq,
-                "path": self.path, "vp": list(self.vp), "scr": list(self.scr), "dpr": self.dpr,
-                "t0": self.t0, "final": self.final, "ev": self.ev, "user": self.user,
-                "recv": self.recv, "bid": self.bid}
+        out: dict[str, Any] = {"v": WIRE_VERSION, "site": self.site, "sid": self.sid, "seq": self.seq,
+                               "path": self.path, "vp": list(self.vp), "scr": list(self.scr),
+                               "dpr": self.dpr, "t0": self.t0, "final": self.final,
+                               "ev": self.ev, "pt": self.pt, "user": self.user,
+                               "recv": self.recv, "bid": self.bid}
+        if self.smp is not None:
+            out["smp"] = self.smp.to_dict()
+        return out
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode()
@@ -261,4 +335,4 @@ class PointerBatchRecord(BatchBody):
         return Trajectory.from_columns(
             t, self.ev["x"], self.ev["y"], self.ev["k"], self.ev["b"], screen=self.vp,
             meta={"sid": self.sid, "seq": self.seq, "user": self.user, "site": self.site,
-                  "path": self.path, "t0": self.t0, "final": self.final})
+                  "path": self.path, "t0": self.t0, "final": self.final, "pt": self.pt})

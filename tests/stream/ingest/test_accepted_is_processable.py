@@ -47,7 +47,7 @@ from tests.support.procs import read_to_end
 
 pytestmark = pytest.mark.integration
 EXAMPLES = int(os.environ.get("ACCEPTED_PROCESSABLE_EXAMPLES", "200"))
-SECRET = "processable-secret-0123"
+SECRET = "processable-secret-0123456789abcdef"
 ORIGIN = "https://processable.example"
 SITES = f"proc={SECRET}={ORIGIN}"
 NOW_MS = time.time() * 1000.0

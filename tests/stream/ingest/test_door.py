@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import jwt
 import pytest
 from aiohttp import web
 
@@ -20,7 +21,7 @@ from cursorprint.stream.ingest.identity import mint_token
 from cursorprint.stream.ingest.service import SERVICE_KEY, create_app
 from cursorprint.stream.settings import load_settings
 
-SECRET = "door-secret-for-tests"
+SECRET = "door-secret-for-tests-0123456789abcdef"
 ORIGIN = "https://door.example"
 SITES = f"door={SECRET}={ORIGIN}"
 
@@ -89,17 +90,34 @@ async def test_lone_surrogate_path_gets_422() -> None:
     assert (status, body["error"]) == (422, "invalid_field") and "surrogate" in body["detail"]
 
 
-async def test_signed_nan_exp_gets_401() -> None:
+def _b64(raw: bytes) -> str:
     import base64
+
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _hs256(header: bytes, payload: bytes) -> str:
     import hashlib
     import hmac
 
-    payload = base64.urlsafe_b64encode(b'{"u":"a","s":"door","exp":NaN}').rstrip(b"=").decode()
-    sig = base64.urlsafe_b64encode(hmac.new(SECRET.encode(), payload.encode(),
-                                            hashlib.sha256).digest()).rstrip(b"=").decode()
+    head = f"{_b64(header)}.{_b64(payload)}"
+    return f"{head}.{_b64(hmac.new(SECRET.encode(), head.encode(), hashlib.sha256).digest())}"
+
+
+@pytest.mark.parametrize(("token", "reason"), [
+    # the pre-JWT format, correctly signed: refused with its own reason
+    (_b64(b'{"u":"a","s":"door","exp":99999999999}') + ".c2ln", "token_legacy_format"),
+    (_hs256(b'{"alg":"HS256"}', b'{"sub":"a","aud":"door","iat":1,"exp":NaN}'),
+     "token_malformed"),
+    (_hs256(b'{"alg":"none"}', b'{"sub":"a","aud":"door","iat":1,"exp":99999999999}'),
+     "token_algorithm_not_allowed"),
+    (jwt.encode({"sub": "a", "aud": "door", "iat": 1, "exp": 2}, SECRET, algorithm="HS256"),
+     "token_expired"),
+])
+async def test_refused_tokens_get_401_before_kafka(token: str, reason: str) -> None:
     async with serving() as (base, _):
-        status, body = await post_raw(base, json.dumps(wire(token=f"{payload}.{sig}")).encode())
-    assert (status, body["error"]) == (401, "token_malformed")
+        status, body = await post_raw(base, json.dumps(wire(token=token)).encode())
+    assert (status, body["error"]) == (401, reason)
 
 
 @pytest.mark.parametrize(("method", "path", "allow"), [

@@ -29,7 +29,7 @@ from tests.support.ingest_server import running_ingest
 
 pytestmark = pytest.mark.integration
 EXAMPLES = int(os.environ.get("INGEST_FUZZ_EXAMPLES", "300"))
-SECRET = "demo-secret-for-fuzzing"
+SECRET = "demo-secret-for-fuzzing-0123456789abcdef"
 SITES = f"demo={SECRET}=https://demo.example"
 OUTCOMES: Counter[int] = Counter()
 

@@ -5,75 +5,177 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
+from typing import Any
 
+import jwt
 import pytest
 
-from cursorprint.stream.ingest.identity import TokenError, mint_token, user_key, verify_token
+from cursorprint.stream.ingest.identity import (
+    LEEWAY_S,
+    TokenError,
+    mint_token,
+    user_key,
+    verify_token,
+)
 from cursorprint.stream.settings import SettingsError, load_settings
 from cursorprint.stream.settings.sites import parse_sites
 
-SECRET = "site-secret-123"
+SECRET = "site-secret-for-the-identity-tests"     # >= 32 bytes, as RFC 7518 wants for HS256
+NOW = time.time()
+DROP = object()    # a claim left out
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"sub": "alice", "aud": "shop", "iat": int(NOW) - 5,
+                            "exp": int(NOW) + 600}
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not DROP}
+
+
+def signed(payload: dict[str, Any], secret: str = SECRET, algorithm: str = "HS256",
+           headers: dict[str, Any] | None = None) -> str:
+    """A JWT as a site's backend mints it with PyJWT."""
+    return jwt.encode(payload, secret, algorithm=algorithm, headers=headers)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def raw_jwt(header: str, payload: str, secret: str = SECRET) -> str:
+    """A correctly HS256-signed JWT around any header and payload text (a careless backend)."""
+    signing_input = f"{_b64(header.encode())}.{_b64(payload.encode())}"
+    sig = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(sig)}"
+
+
+def refused(token: object, site: str = "shop", secret: str = SECRET, **kw: Any) -> TokenError:
+    with pytest.raises(TokenError) as exc:
+        verify_token(token, site, secret, **kw)
+    return exc.value
+
+
+def test_minted_token_is_a_standard_jwt() -> None:
+    token = mint_token("shop", "alice", SECRET, ttl_s=60, now=1000.0)
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    got = jwt.decode(token, SECRET, algorithms=["HS256"], audience="shop",
+                     options={"verify_exp": False})
+    assert got == {"sub": "alice", "aud": "shop", "iat": 1000, "exp": 1060}
 
 
 def test_round_trip_gives_the_user_id() -> None:
-    token = mint_token("shop", "alice", SECRET, ttl_s=60, now=1000.0)
-    assert verify_token(token, "shop", SECRET, now=1059.0) == "alice"
+    assert verify_token(mint_token("shop", "alice", SECRET, ttl_s=60), "shop", SECRET) == "alice"
 
 
-@pytest.mark.parametrize(("token", "site", "secret", "now", "reason"), [
-    (mint_token("shop", "a", SECRET, 60, now=0), "shop", SECRET, 61.0, "token_expired"),
-    (mint_token("shop", "a", SECRET, 60, now=0), "shop", "other-secret", 1.0,
-     "token_bad_signature"),
-    (mint_token("blog", "a", SECRET, 60, now=0), "shop", SECRET, 1.0, "token_wrong_site"),
-    ("no-dot", "shop", SECRET, 1.0, "token_malformed"),
-    ("a.b.c", "shop", SECRET, 1.0, "token_malformed"),
-    ("", "shop", SECRET, 1.0, "token_missing"),
-    (None, "shop", SECRET, 1.0, "token_missing"),
-    ("é.x", "shop", SECRET, 1.0, "token_malformed"),
+def test_any_libraries_token_is_accepted() -> None:
+    """Extra claims (iss, jti, nbf) and a kid header are fine; only the four are required."""
+    token = signed(claims(iss="https://shop.example", jti="x1", nbf=int(NOW) - 5),
+                   headers={"kid": "2025-01"})
+    assert verify_token(token, "shop", SECRET) == "alice"
+    assert verify_token(signed(claims(exp=NOW + 600.5, iat=NOW)), "shop", SECRET) == "alice"
+
+
+def test_clock_skew_within_the_leeway_is_accepted() -> None:
+    assert LEEWAY_S >= 10
+    skew = LEEWAY_S - 5
+    expired_lately = signed(claims(exp=int(NOW - skew)))
+    issued_ahead = signed(claims(iat=int(NOW + skew)))
+    assert verify_token(expired_lately, "shop", SECRET) == "alice"
+    assert verify_token(issued_ahead, "shop", SECRET) == "alice"
+    assert refused(expired_lately, leeway_s=0).reason == "token_expired"
+    assert refused(issued_ahead, leeway_s=0).reason == "token_not_yet_valid"
+
+
+@pytest.mark.parametrize(("payload", "reason", "status"), [
+    (claims(exp=int(NOW) - 3600), "token_expired", 401),
+    (claims(exp=int(NOW - LEEWAY_S - 5)), "token_expired", 401),
+    (claims(iat=int(NOW + LEEWAY_S + 60)), "token_not_yet_valid", 401),
+    (claims(nbf=int(NOW + LEEWAY_S + 60)), "token_not_yet_valid", 401),
+    (claims(aud="blog"), "token_wrong_site", 403),
+    (claims(aud=["shop", "blog"]), "token_malformed", 401),
+    (claims(sub=DROP), "token_malformed", 401),
+    (claims(aud=DROP), "token_malformed", 401),
+    (claims(exp=DROP), "token_malformed", 401),
+    (claims(iat=DROP), "token_malformed", 401),
+    (claims(sub=""), "token_malformed", 401),
+    (claims(sub=42), "token_malformed", 401),
+    (claims(exp="99999999999"), "token_malformed", 401),
+    (claims(exp=True), "token_expired", 401),      # PyJWT reads it as int(True) == 1
+    (claims(iat=str(int(NOW))), "token_malformed", 401),
 ])
-def test_refused_tokens_say_why(token: object, site: str, secret: str, now: float,
-                                reason: str) -> None:
-    with pytest.raises(TokenError) as exc:
-        verify_token(token, site, secret, now=now)
-    assert exc.value.reason == reason
+def test_refused_claims_say_why(payload: dict[str, Any], reason: str, status: int) -> None:
+    err = refused(signed(payload))
+    assert (err.reason, err.status) == (reason, status), err.detail
 
 
-def _signed(payload_json: str, secret: str = SECRET) -> str:
-    """A correctly signed token around any payload text (as a careless backend might mint)."""
-    payload = base64.urlsafe_b64encode(payload_json.encode()).rstrip(b"=").decode()
-    sig = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
-    return f"{payload}.{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}"
-
-
-@pytest.mark.parametrize("exp", ["NaN", "Infinity", "-Infinity", "1e999", '"9999999999"',
-                                 "true", "null", "9" * 5000])
+@pytest.mark.parametrize("exp", ["NaN", "Infinity", "-Infinity", "1e999", "null", "9" * 5000])
 def test_exp_must_be_a_finite_number(exp: str) -> None:
-    token = _signed(f'{{"u": "alice", "s": "shop", "exp": {exp}}}')
-    with pytest.raises(TokenError) as exc:
-        verify_token(token, "shop", SECRET, now=1.0)
-    assert exc.value.reason == "token_malformed" and exc.value.status == 401
+    token = raw_jwt('{"alg":"HS256","typ":"JWT"}',
+                    f'{{"sub":"alice","aud":"shop","iat":{int(NOW)},"exp":{exp}}}')
+    err = refused(token)
+    assert (err.reason, err.status) == ("token_malformed", 401), err.detail
 
 
 def test_huge_integer_exp_is_a_valid_far_future() -> None:
-    token = _signed(f'{{"u": "alice", "s": "shop", "exp": {"9" * 400}}}')
-    assert verify_token(token, "shop", SECRET, now=1.0) == "alice"
+    token = raw_jwt('{"alg":"HS256"}', f'{{"sub":"alice","aud":"shop","iat":1,"exp":{"9" * 400}}}')
+    assert verify_token(token, "shop", SECRET) == "alice"
 
 
-def test_statuses_are_carried_by_the_errors() -> None:
-    with pytest.raises(TokenError) as exc:
-        verify_token(mint_token("blog", "a", SECRET, 60, now=0), "shop", SECRET, now=1.0)
-    assert exc.value.status == 403
-    with pytest.raises(TokenError) as exc:
-        verify_token("x.y", "shop", SECRET, now=1.0)
-    assert exc.value.status == 401
+def test_wrong_secret_and_tampering_are_bad_signatures() -> None:
+    assert refused(signed(claims(), secret="another-secret-of-32-bytes-or-more")).reason \
+        == "token_bad_signature"
+    head, _, sig = signed(claims()).split(".")
+    forged = signed(claims(sub="mallory"), secret="guess-guess-guess-guess-guess-guess").split(".")[1]
+    assert refused(f"{head}.{forged}.{sig}").reason == "token_bad_signature"
 
 
-def test_tampered_payload_is_refused() -> None:
-    token = mint_token("shop", "alice", SECRET, 60, now=0)
-    payload, sig = token.split(".")
-    forged = mint_token("shop", "mallory", "guess", 60, now=0).split(".")[0]
-    with pytest.raises(TokenError, match="token_bad_signature"):
-        verify_token(f"{forged}.{sig}", "shop", SECRET, now=1)
+@pytest.mark.parametrize("header", [
+    '{"alg":"none","typ":"JWT"}', '{"alg":"None"}', '{"alg":"HS512"}', '{"alg":"HS384"}',
+    '{"alg":"RS256"}', '{"alg":"ES256"}', '{"typ":"JWT"}', '{"alg":["HS256"]}',
+])
+def test_only_hs256_is_allowed(header: str) -> None:
+    """``alg`` is pinned: ``none`` (even with an empty signature), another HMAC strength, and
+    the asymmetric algorithms (the classic confusion: a public key used as an HMAC secret)."""
+    payload = '{"sub":"alice","aud":"shop","iat":1,"exp":99999999999}'
+    err = refused(raw_jwt(header, payload))
+    assert (err.reason, err.status) == ("token_algorithm_not_allowed", 401)
+    unsigned = raw_jwt(header, payload).rsplit(".", 1)[0] + "."
+    assert refused(unsigned).reason == "token_algorithm_not_allowed"
+
+
+def test_hs512_signed_with_the_right_secret_is_still_refused() -> None:
+    token = signed(claims(), secret=SECRET * 2, algorithm="HS512")
+    assert refused(token, secret=SECRET * 2).reason == "token_algorithm_not_allowed"
+
+
+def test_legacy_tokens_are_refused_with_their_own_reason() -> None:
+    """The pre-JWT format: base64url({"u","s","exp"}) "." base64url(HMAC-SHA256)."""
+    body = _b64(b'{"u":"alice","s":"shop","exp":99999999999}')
+    sig = _b64(hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).digest())
+    err = refused(f"{body}.{sig}")
+    assert (err.reason, err.status) == ("token_legacy_format", 401)
+    assert "JWT" in err.detail
+
+
+@pytest.mark.parametrize(("token", "reason"), [
+    ("", "token_missing"),
+    (None, "token_missing"),
+    (42, "token_missing"),
+    ("garbage", "token_malformed"),
+    ("a.b.c", "token_malformed"),
+    ("a.b.c.d", "token_malformed"),
+    ("é.x.y", "token_malformed"),
+    ("x" * 2049, "token_malformed"),
+    (_b64(b"[" * 1400) + ".e30.x", "token_malformed"),
+    (_b64(b'{"alg":"HS256"}') + "." + _b64(b"[" * 1400) + ".x", "token_malformed"),
+    (raw_jwt('{"alg":"HS256"}', '["not", "an", "object"]'), "token_malformed"),
+    (raw_jwt('{"alg":"HS256"}', "not json"), "token_malformed"),
+    (raw_jwt('"HS256"', "{}"), "token_malformed"),
+])
+def test_malformed_tokens_say_why(token: object, reason: str) -> None:
+    err = refused(token)
+    assert (err.reason, err.status) == (reason, 401), err.detail
 
 
 def test_user_key_is_the_contract_hmac() -> None:
@@ -120,10 +222,10 @@ def test_token_mint_cli(capsys: pytest.CaptureFixture[str],
                         monkeypatch: pytest.MonkeyPatch) -> None:
     from cursorprint.stream.cli import main
 
-    monkeypatch.setenv("CURSORPRINT_SITES", "shop=abcdefgh12=https://shop.example")
+    monkeypatch.setenv("CURSORPRINT_SITES", "shop=mint-cli-secret-0123456789abcdef=https://shop.example")
     assert main(["token", "mint", "--site", "shop", "--user", "bob", "--ttl", "60"]) == 0
     token = capsys.readouterr().out.strip()
-    assert verify_token(token, "shop", "abcdefgh12") == "bob"
+    assert verify_token(token, "shop", "mint-cli-secret-0123456789abcdef") == "bob"
     assert main(["token", "mint", "--site", "nope", "--user", "bob"]) == 2
     assert "'nope': unknown site" in capsys.readouterr().err
     assert main(["token", "mint", "--site", "shop", "--user", "bob", "--ttl", "-1"]) == 2

@@ -17,9 +17,9 @@ from cursorprint.stream.settings import Settings
 from tests.support.ingest_server import consume_batches, running_ingest
 
 pytestmark = pytest.mark.integration
-DEMO_SECRET = "demo-secret-for-tests"
+DEMO_SECRET = "demo-secret-for-tests-0123456789abcdef"
 SITES = (f"demo={DEMO_SECRET}=http://127.0.0.1:*|https://demo.example;"
-         "shop=shop-secret-for-tests=https://shop.example")
+         "shop=shop-secret-for-tests-0123456789abcdef=https://shop.example")
 ORIGIN = "https://demo.example"
 FAST = {"sites": SITES, "ingest_client_rate": 1000.0, "ingest_client_burst": 1000.0}
 
@@ -65,10 +65,12 @@ async def test_accepted_batch_lands_on_kafka_pseudonymised(stack: Stack,
 
 
 @pytest.mark.parametrize(("token", "status", "reason"), [
-    ("eyJ1IjoiYSJ9.forgedsignature", 401, "token_bad_signature"),
+    ("eyJ1IjoiYSJ9.forgedsignature", 401, "token_legacy_format"),
+    (mint_token("demo", "alice", DEMO_SECRET, 600)[:-4] + "AAAA", 401, "token_bad_signature"),
     (mint_token("demo", "alice", "not-the-secret", 600), 401, "token_bad_signature"),
-    (mint_token("demo", "alice", DEMO_SECRET, 1, now=time.time() - 10), 401, "token_expired"),
-    (mint_token("shop", "alice", "shop-secret-for-tests", 600), 401, "token_bad_signature"),
+    (mint_token("demo", "alice", DEMO_SECRET, 1, now=time.time() - 3600), 401, "token_expired"),
+    (mint_token("shop", "alice", "shop-secret-for-tests-0123456789abcdef", 600), 401,
+     "token_bad_signature"),
     (mint_token("shop", "alice", DEMO_SECRET, 600), 403, "token_wrong_site"),
     ("garbage", 401, "token_malformed"),
 ])

@@ -24,7 +24,10 @@ from cursorprint.stream.records import errors, events
 from cursorprint.stream.records.page_path import MAX_PATH_CHARS
 from cursorprint.stream.records.wire import (
     EVENT_COLUMNS,
+    MAX_SAMPLE_COUNT,
     MAX_TOKEN_CHARS,
+    OPTIONAL_FIELDS,
+    SAMPLING_FIELDS,
     SID_RE,
     SITE_RE,
     WIRE_FIELDS,
@@ -51,9 +54,9 @@ def spec() -> dict[str, Any]:
     return yaml.safe_load(OPENAPI.read_text())
 
 
-def _js_codes() -> dict[str, dict[str, int]]:
-    script = ("import {KIND, BUTTON} from './src/events.js';"
-              "console.log(JSON.stringify({KIND, BUTTON}));")
+def _js_codes() -> dict[str, Any]:
+    script = ("import {KIND, BUTTON, PT, SRC, GAP_MS} from './src/events.js';"
+              "console.log(JSON.stringify({KIND, BUTTON, PT, SRC, GAP_MS}));")
     run = subprocess.run(["node", "--input-type=module", "-e", script], cwd=COLLECTOR_DIR,
                          capture_output=True, text=True, timeout=60, check=True)
     return json.loads(run.stdout)
@@ -70,6 +73,26 @@ def test_collector_event_codes_are_the_python_ones(spec: dict[str, Any]) -> None
     assert ev["b"]["items"]["enum"] == sorted(events.BUTTONS.values())
 
 
+def test_collector_pointer_types_and_sampling_are_the_python_ones(spec: dict[str, Any]) -> None:
+    js = _js_codes()
+    assert tuple(js["PT"]) == events.POINTER_TYPES
+    assert tuple(js["SRC"]) == events.SAMPLING_SOURCES
+    assert js["GAP_MS"] == events.SAMPLE_GAP_MS
+    schemas = spec["components"]["schemas"]
+    pt = schemas["WireBatch"]["properties"]["pt"]
+    assert tuple(pt["enum"]) == events.POINTER_TYPES and pt["default"] == events.POINTER_MOUSE
+    smp = schemas["Sampling"]
+    assert tuple(smp["required"]) == SAMPLING_FIELDS == tuple(smp["properties"])
+    assert smp["additionalProperties"] is False
+    assert tuple(smp["properties"]["src"]["enum"]) == events.SAMPLING_SOURCES
+    assert smp["x-gap-ms"] == events.SAMPLE_GAP_MS
+    for name in ("n", "c", "g"):
+        prop = smp["properties"][name]
+        assert (prop["type"], prop["minimum"], prop["maximum"]) \
+            == ("integer", 0, MAX_SAMPLE_COUNT)
+    assert smp["properties"]["gms"]["maximum"] == WireLimits().max_dt_ms
+
+
 def test_collector_uses_the_shared_codes_not_literals() -> None:
     source = (COLLECTOR_DIR / "src" / "collector.js").read_text()
     assert 'from "./events.js"' in source
@@ -80,7 +103,8 @@ def test_openapi_states_the_validators_limits(spec: dict[str, Any]) -> None:
     lim = WireLimits()
     wb = spec["components"]["schemas"]["WireBatch"]
     props = wb["properties"]
-    assert set(wb["required"]) == set(props) == WIRE_FIELDS
+    assert set(wb["required"]) == WIRE_FIELDS - OPTIONAL_FIELDS
+    assert set(props) == WIRE_FIELDS
     assert wb["additionalProperties"] is False
     assert props["v"]["enum"] == [WIRE_VERSION]
     assert props["site"]["pattern"] == SITE_RE.pattern

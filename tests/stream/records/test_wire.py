@@ -14,6 +14,7 @@ from cursorprint.stream.ingest.ratelimit import TokenBuckets
 from cursorprint.stream.records.errors import RejectedInput, TokenError
 from cursorprint.stream.records.wire import (
     PointerBatchRecord,
+    Sampling,
     WireError,
     WireLimits,
     loads_json,
@@ -217,3 +218,50 @@ def test_record_decoder_takes_any_event_count_ingest_was_configured_to_accept() 
     wb = parse_wire_batch(batch(ev=ev), NOW, WireLimits(max_events=n))
     rec = PointerBatchRecord.from_wire(wb, "ab" * 16, NOW)
     assert PointerBatchRecord.from_bytes(rec.to_bytes()).n_events == n
+
+
+SMP = {"src": "raw", "n": 40, "c": 160, "g": 159, "gms": 159.0}
+
+
+def test_pointer_type_and_sampling_travel_to_the_record() -> None:
+    wb = parse_wire_batch(batch(pt="touch", smp=SMP), NOW)
+    assert wb.pt == "touch" and wb.smp == Sampling(**SMP)
+    assert wb.smp.input_hz == 1000.0 and wb.smp.coalesced_per_event == 4.0
+    rec = PointerBatchRecord.from_wire(wb, "ab" * 16, NOW)
+    obj = json.loads(rec.to_bytes())
+    assert obj["pt"] == "touch" and obj["smp"] == SMP
+    back = PointerBatchRecord.from_bytes(rec.to_bytes())
+    assert back == rec and back.to_trajectory().meta["pt"] == "touch"
+
+
+def test_batches_and_records_without_the_optional_fields_stay_valid() -> None:
+    """Older collectors, tools and records already on Kafka: mouse, sampling unknown."""
+    wb = parse_wire_batch(batch(), NOW)
+    assert (wb.pt, wb.smp) == ("mouse", None)
+    rec = PointerBatchRecord.from_wire(wb, "ab" * 16, NOW)
+    obj = json.loads(rec.to_bytes())
+    assert obj["pt"] == "mouse" and "smp" not in obj
+    del obj["pt"]
+    assert PointerBatchRecord.from_bytes(json.dumps(obj).encode()) == rec
+    assert Sampling("move", 0, 0, 0, 0.0).input_hz is None
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"pt": "finger"}, "pt"), ({"pt": ""}, "pt"), ({"pt": None}, "pt"), ({"pt": ["mouse"]}, "pt"),
+    ({"smp": None}, "smp"), ({"smp": [1, 2]}, "smp"), ({"smp": {**SMP, "x": 1}}, "smp"),
+    ({"smp": {k: v for k, v in SMP.items() if k != "gms"}}, "smp"),
+    ({"smp": {**SMP, "src": "pointermove"}}, "smp.src"),
+    ({"smp": {**SMP, "src": ["raw"]}}, "smp.src"),
+    ({"smp": {**SMP, "n": -1}}, "smp.n"), ({"smp": {**SMP, "n": 1.5}}, "smp.n"),
+    ({"smp": {**SMP, "c": True}}, "smp.c"), ({"smp": {**SMP, "g": 2**31}}, "smp.g"),
+    ({"smp": {**SMP, "gms": -1}}, "smp.gms"), ({"smp": {**SMP, "gms": "1"}}, "smp.gms"),
+    ({"smp": {**SMP, "gms": 4e6}}, "smp.gms"),
+    ({"smp": {**SMP, "n": 161}}, "smp"),                  # more events than reports
+    ({"smp": {**SMP, "g": 161}}, "smp"),                  # more gaps than reports
+    ({"smp": {**SMP, "g": 2, "gms": 200.5}}, "smp.gms"),  # a counted gap is < 100 ms
+])
+def test_bad_pointer_type_or_sampling_is_refused(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(WireError) as exc:
+        parse_wire_batch(batch(**change), NOW)
+    assert (exc.value.reason, exc.value.status) == ("invalid_field", 422)
+    assert exc.value.detail.startswith(f"{field}:"), exc.value.detail
