@@ -1,4 +1,5 @@
 // Columnar, delta-encoded batch builder (wire batch v1). Pure: no DOM access, unit-tested in node.
+import { PT, SRC } from "./events.js";
 
 /** Round to 2 decimals (0.01 ms / 0.01 px): keeps batches small and times monotonic. */
 const r2 = (v) => Math.round(v * 100) / 100;
@@ -8,11 +9,15 @@ const r2 = (v) => Math.round(v * 100) / 100;
  * stores `dt` = ms since the previous event (the first one since the batch start), never negative.
  */
 export class BatchBuilder {
-  constructor(startMs) {
+  constructor(startMs, pt = 0, src = 1) {
     this.start = startMs;
     this.last = startMs;
     this.ev = { dt: [], x: [], y: [], k: [], b: [] };
     this.bytes = 40; // rough JSON size of the columns, to flush at a byte budget
+    this.pt = pt; // index into PT: every event of a batch has one pointer type
+    // sampling achieved: source (index into SRC), events dispatched, reports they carried,
+    // gaps shorter than GAP_MS between consecutive reports and their sum (ms)
+    this.smp = { src, n: 0, c: 0, g: 0, gms: 0 };
   }
 
   get length() {
@@ -36,10 +41,12 @@ export class BatchBuilder {
 
 /** The wire batch object for `builder`, given the page-session fields. */
 export function toWire(builder, meta, seq, final) {
+  const s = builder.smp;
   return {
     v: 1, site: meta.site, token: meta.token, sid: meta.sid, seq, path: meta.path,
     vp: meta.vp, scr: meta.scr, dpr: meta.dpr, t0: meta.origin + builder.start, final,
-    ev: builder.ev,
+    ev: builder.ev, pt: PT[builder.pt],
+    smp: { src: SRC[s.src], n: s.n, c: s.c, g: s.g, gms: r2(s.gms) },
   };
 }
 

@@ -7,3 +7,11 @@ export const BUTTON = { none: 0, left: 1, middle: 2, right: 3 };
  * others (back, forward, pen eraser), which the wire batch has no code for. */
 export const buttonCode = (domButton) =>
   (domButton >= 0 && domButton <= 2 ? domButton + BUTTON.left : -1);
+
+// Pointer types a batch may declare (`pt`), the sampling sources (`smp.src`: pointerrawupdate,
+// pointermove, mousemove), and the longest gap between two pointer reports that still counts
+// towards the achieved input rate (longer ones are pauses). Checked against
+// stream/records/events.py like the codes above.
+export const PT = ["mouse", "pen", "touch"];
+export const SRC = ["raw", "move", "mouse"];
+export const GAP_MS = 100;

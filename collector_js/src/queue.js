@@ -14,6 +14,25 @@ export function outcome(status) {
 }
 
 /**
+ * Which of `bodies` (oldest first; the last is the newest, the page exit's `final` one) to
+ * send now within `budget` bytes, the 64 KB that sendBeacon and keepalive fetch share per page:
+ * the newest is kept first, then the others oldest first, each while it fits. Returns
+ * [send, rest], both in their original order. Bodies are ASCII JSON: length = bytes.
+ */
+export function fit(bodies, budget) {
+  const send = [];
+  const rest = [];
+  const last = bodies.length - 1;
+  let left = budget - (last < 0 ? 0 : bodies[last].length);
+  bodies.forEach((b, i) => {
+    const ok = i === last ? left >= 0 : b.length <= left;
+    if (ok && i < last) left -= b.length;
+    (ok ? send : rest).push(b);
+  });
+  return [send, rest];
+}
+
+/**
  * Holds serialized batches until sent. When full the oldest batch is dropped and counted.
  * `send(body) -> Promise<status>` (a rejected promise or status 0 means a network error).
  * One request is in flight at a time so batches arrive in order.

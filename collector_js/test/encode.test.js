@@ -38,7 +38,18 @@ test("toWire builds a v1 batch with t0 on the epoch clock", () => {
   assert.equal(w.final, true);
   assert.equal(w.t0, 1.7e12 + 250);
   assert.deepEqual(Object.keys(w).sort(),
-    ["dpr", "ev", "final", "path", "scr", "seq", "sid", "site", "t0", "token", "v", "vp"]);
+    ["dpr", "ev", "final", "path", "pt", "scr", "seq", "sid", "site", "smp", "t0", "token", "v",
+     "vp"]);
+  assert.equal(w.pt, "mouse");
+  assert.deepEqual(w.smp, { src: "move", n: 0, c: 0, g: 0, gms: 0 });
+});
+
+test("a batch names its pointer type and sampling source, gaps rounded like times", () => {
+  const b = new BatchBuilder(0, 2, 0);
+  Object.assign(b.smp, { n: 3, c: 12, g: 11, gms: 10.123456 });
+  const w = toWire(b, { origin: 0 }, 0, false);
+  assert.equal(w.pt, "touch");
+  assert.deepEqual(w.smp, { src: "raw", n: 3, c: 12, g: 11, gms: 10.12 });
 });
 
 test("session ids are 22 base64url characters", () => {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SendQueue, backoffMs, outcome } from "../src/queue.js";
+import { SendQueue, backoffMs, fit, outcome } from "../src/queue.js";
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -74,4 +74,17 @@ test("drain hands back everything queued", () => {
   q.push("1"); q.push("2");
   assert.deepEqual(q.drain(), ["1", "2"]);
   assert.equal(q.items.length, 0);
+});
+
+test("fit: the newest body first, then the oldest ones while they fit", () => {
+  const b = (n, c) => c.repeat(n);
+  const [a1, a2, a3, last] = [b(30, "a"), b(50, "b"), b(10, "c"), b(20, "z")];
+  // 90 bytes: the last (20) is kept, then a1 (30); a2 (50) does not fit; a3 (10) does
+  assert.deepEqual(fit([a1, a2, a3, last], 90), [[a1, a3, last], [a2]]);
+  assert.deepEqual(fit([a1, a2, a3, last], 1000), [[a1, a2, a3, last], []]);
+  assert.deepEqual(fit([a1, last], 20), [[last], [a1]]);
+  assert.deepEqual(fit([a1, last], 19), [[], [a1, last]]);
+  assert.deepEqual(fit([], 10), [[], []]);
+  const sent = fit([a1, a2, a3, last], 64)[0];
+  assert.ok(sent.reduce((n, x) => n + x.length, 0) <= 64);
 });
