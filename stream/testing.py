@@ -12,7 +12,7 @@ both the dict double and the Redis store, so a double cannot drift from what it 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +29,11 @@ from cursorprint.stream.score.microbatch import MicroBatchScorer
 from cursorprint.stream.score.replayed import ReplayDetector
 from cursorprint.stream.score.runtime import LoadedModel, ModelRuntime
 from cursorprint.stream.stores.client import REDIS_UNAVAILABLE
+from cursorprint.stream.stores.live_scores import LivePart, LiveState, LiveWrite, session_digest
 
 __all__ = ["StandInModel", "MemoryHeads", "MemoryEnrolments", "MemoryFingerprints",
-           "ManualClock", "RecordingSink", "DeadLetters", "stand_in_head", "stand_in_runtime"]
+           "ManualClock", "RecordingSink", "DeadLetters", "stand_in_head", "stand_in_runtime",
+           "MemoryLiveScores"]
 
 EVENTS_PER_WINDOW = 100
 
@@ -134,6 +136,95 @@ class MemoryFingerprints(_Outage):
         self._call("replay fingerprints")
         for h in shingles:
             self.sets.setdefault(h, set()).add(digest)
+
+
+class MemoryLiveScores(_Outage):
+    """:class:`~cursorprint.stream.stores.base.LiveScores` on dicts, with the Redis store's
+    rules (first writer owns, ``max_parts``, one label, bounded claims); no TTL. Keyed by the
+    same digest, so ``sessions`` shows what the Redis hash would hold."""
+
+    def __init__(self, max_parts: int = 256) -> None:
+        super().__init__()
+        self.max_parts = max_parts
+        self.sessions: dict[str, LiveState] = {}
+        self.kept_labels: list[dict[str, str]] = []
+
+    def _state(self, sid: str, create: bool) -> LiveState | None:
+        key = session_digest(sid)
+        if key not in self.sessions and create:
+            self.sessions[key] = LiveState()
+        return self.sessions.get(key)
+
+    async def record(self, sid: str, owner: str, parts: Sequence[LivePart]) -> LiveWrite:
+        self._call("live scores")
+        state = self._state(sid, create=True)
+        assert state is not None
+        if state.owner is None:
+            state.owner = owner
+        if state.owner != owner:
+            return LiveWrite(0, False, None, 0)
+        written = 0
+        by_id = {p.id: i for i, p in enumerate(state.parts)}
+        for p in parts:
+            if p.id in by_id:
+                state.parts[by_id[p.id]] = p
+            elif len(state.parts) < self.max_parts:
+                by_id[p.id] = len(state.parts)
+                state.parts.append(p)
+            else:
+                continue
+            written += 1
+        return LiveWrite(written, True, state.label, len(state.forwarded))
+
+    async def read(self, sid: str) -> LiveState:
+        self._call("live scores")
+        state = self._state(sid, create=False)
+        if state is None:
+            return LiveState()
+        return LiveState(state.owner, sorted(state.parts, key=lambda p: (
+            p.segment, p.closed, p.scored_at)), state.label, set(state.forwarded))
+
+    async def set_label(self, sid: str, owner: str, label: str) -> LiveState:
+        self._call("live scores")
+        state = self._state(sid, create=True)
+        assert state is not None
+        if state.owner is None:
+            state.owner = owner
+        created = state.owner == owner and state.label is None
+        if created:
+            state.label = label
+        out = await self.read(sid)
+        out.created_label = created
+        return out
+
+    async def claim_forward(self, sid: str, part_ids: Iterable[str], max_forward: int
+                            ) -> list[str]:
+        self._call("live scores")
+        state = self._state(sid, create=False)
+        got: list[str] = []
+        if state is None:
+            return got
+        for pid in part_ids:
+            if len(state.forwarded) >= max_forward:
+                break
+            if pid not in state.forwarded:
+                state.forwarded.add(pid)
+                got.append(pid)
+        return got
+
+    async def release_forward(self, sid: str, part_ids: Iterable[str]) -> None:
+        self._call("live scores")
+        state = self._state(sid, create=False)
+        if state is not None:
+            state.forwarded.difference_update(part_ids)
+
+    async def append_label(self, fields: Mapping[str, str]) -> None:
+        self._call("labels")
+        self.kept_labels.append(dict(fields))
+
+    async def labels(self, count: int | None = None) -> list[dict[str, str]]:
+        self._call("labels")
+        return list(self.kept_labels[:count])
 
 
 class ManualClock:

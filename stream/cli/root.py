@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "cursorprint.stream.cli.enroll",
     "cursorprint.stream.cli.playback",
     "cursorprint.stream.cli.bots",
+    "cursorprint.stream.cli.decide",
 ]
 
 

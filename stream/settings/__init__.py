@@ -22,9 +22,11 @@ from typing import Any, get_type_hints
 
 from cursorprint.stream.settings.sections import (
     SECTIONS,
+    DecideSettings,
     GeneralSettings,
     IngestSettings,
     KafkaSettings,
+    LiveScoreSettings,
     LocalStackSettings,
     RedisSettings,
     ScorerSettings,
@@ -49,6 +51,8 @@ ROLE_SECTIONS: dict[str, tuple[str, ...]] = {
     "scorer": (*_WORKER, "redis", "scorer"),
     "all": (*_WORKER, "sessionizer", "redis", "scorer"),
     "stack": ("general", "kafka", "redis", "topics", "local_stack"),
+    # the decision service: the pseudonym secret of `ingest` makes the same user keys
+    "decide": ("general", "kafka", "redis", "ingest", "live", "decide"),
 }
 
 
@@ -133,6 +137,14 @@ class Settings:
     @cached_property
     def scorer(self) -> ScorerSettings:
         return self._build("scorer")
+
+    @cached_property
+    def live(self) -> LiveScoreSettings:
+        return self._build("live")
+
+    @cached_property
+    def decide(self) -> DecideSettings:
+        return self._build("decide")
 
     @property
     def home(self) -> Path:

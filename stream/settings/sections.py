@@ -11,12 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cursorprint.stream.decide.credentials import (
+    DEMO_DECIDE_SITES,
+    DecideSite,
+    SitePolicy,
+    parse_decide_sites,
+)
 from cursorprint.stream.records.errors import CursorprintError
 from cursorprint.stream.settings.sites import DEMO_SITES, SiteConfig, parse_sites
 
 __all__ = ["SettingsError", "setting", "env_name", "SECTIONS", "GeneralSettings", "KafkaSettings",
            "RedisSettings", "TopicSettings", "LocalStackSettings", "IngestSettings",
-           "WorkerSettings", "SessionizerSettings", "ScorerSettings"]
+           "WorkerSettings", "SessionizerSettings", "ScorerSettings", "LiveScoreSettings",
+           "DecideSettings"]
 
 
 class SettingsError(CursorprintError, ValueError):
@@ -258,8 +265,82 @@ class ScorerSettings:
         return self.thresholds().get(site, self.alert_threshold)
 
 
+@dataclass(frozen=True)
+class LiveScoreSettings:
+    """Live scores in Redis: written by the scorer, read by the decision service."""
+
+    enabled: bool = setting("LIVE_SCORES", "Keep each page session's scored parts in Redis for "
+                            "the decision call (the scorer writes them after publishing).", True)
+    ttl_s: float = setting("LIVE_SCORES_TTL_S", "Seconds a page session's live scores, owner "
+                           "and label are kept after its last write.", 3600.0)
+    max_parts: int = setting("LIVE_SCORES_MAX_PARTS", "Most scored parts kept per page session "
+                             "(later new parts are dropped).", 256)
+    min_trusted_seconds: float = setting("TRUSTED_MIN_SECONDS", "Seconds of movement a closed "
+                                         "part needs before an owner_confirmed label sends it "
+                                         "to trusted-sessions.", 5.0)
+    max_trusted_parts: int = setting("TRUSTED_MAX_PARTS", "Most closed parts of one page "
+                                     "session sent to trusted-sessions.", 4)
+
+    def __post_init__(self) -> None:
+        _positive(self, "ttl_s")
+        _at_least_one(self, "max_parts", "max_trusted_parts")
+        if self.min_trusted_seconds < 0:
+            raise _bad(self, "min_trusted_seconds", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class DecideSettings:
+    """The decision + feedback service (``cursorprint decide serve``)."""
+
+    sites: str = setting("DECIDE_SITES", "Sites' backends allowed to call /v1/decisions and "
+                         "/v1/feedback: `site=apikey1|apikey2;...` or JSON `{\"site\": "
+                         "{\"api_keys\": [...], \"step_up\": .., \"deny\": .., "
+                         "\"min_seconds\": .., \"min_windows\": ..}}`; a key is 16+ characters "
+                         "or `sha256:<hex>`. NOT the page-token secrets.", DEMO_DECIDE_SITES)
+    step_up: float = setting("DECIDE_STEP_UP", "Default policy: score at or above which the "
+                             "decision is step_up.", 0.5)
+    deny: float = setting("DECIDE_DENY", "Default policy: score at or above which the decision "
+                          "is deny.", 0.9)
+    min_seconds: float = setting("DECIDE_MIN_SECONDS", "Default policy: seconds of movement "
+                                 "below which the decision is not_enough_data.", 3.0)
+    min_windows: int = setting("DECIDE_MIN_WINDOWS", "Default policy: scored windows below "
+                               "which the decision is not_enough_data.", 1)
+    host: str = setting("DECIDE_HOST", "Address the decision service listens on.", "127.0.0.1")
+    port: int = setting("DECIDE_PORT", "Port of the decision service.", 8089)
+    redis_timeout_s: float = setting("DECIDE_REDIS_TIMEOUT_S", "Redis connect and call timeout "
+                                     "of the decision service (503 after).", 0.5)
+    explain_url: str = setting("DECIDE_EXPLAIN_URL", "Template of explanation_url, `{sid}` "
+                               "replaced by the page-session id (empty: null).", "")
+    labels_max: int = setting("DECIDE_LABELS_MAX", "Most feedback labels kept in Redis for "
+                              "evaluation (oldest dropped).", 1000000)
+
+    def __post_init__(self) -> None:
+        _port(self, "port")
+        _positive(self, "redis_timeout_s")
+        _at_least_one(self, "labels_max")
+        try:
+            self.site_configs()
+        except ValueError as exc:
+            raise SettingsError(f"{_var(self, 'sites')}: {exc}") from None
+        if self.explain_url and "{sid}" not in self.explain_url:
+            raise _bad(self, "explain_url", "must contain {sid}")
+
+    def default_policy(self) -> SitePolicy:
+        try:
+            return SitePolicy(self.step_up, self.deny, self.min_seconds, self.min_windows)
+        except ValueError as exc:
+            raise SettingsError(f"{_var(self, 'step_up')}/{_var(self, 'deny')}/"
+                                f"{_var(self, 'min_seconds')}/{_var(self, 'min_windows')}: "
+                                f"{exc}") from None
+
+    def site_configs(self) -> dict[str, DecideSite]:
+        """The parsed ``sites`` setting, by site key."""
+        return parse_decide_sites(self.sites, self.default_policy())
+
+
 SECTIONS: dict[str, type] = {
     "general": GeneralSettings, "kafka": KafkaSettings, "redis": RedisSettings,
     "topics": TopicSettings, "local_stack": LocalStackSettings, "ingest": IngestSettings,
     "worker": WorkerSettings, "sessionizer": SessionizerSettings, "scorer": ScorerSettings,
+    "live": LiveScoreSettings, "decide": DecideSettings,
 }

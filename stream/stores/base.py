@@ -10,14 +10,17 @@ see ``heads.py``): callers decide whether to go on without it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from cursorprint.model.nets.heads import Head
 
-__all__ = ["Heads", "Enrolments", "Fingerprints"]
+if TYPE_CHECKING:
+    from cursorprint.stream.stores.live_scores import LivePart, LiveState, LiveWrite
+
+__all__ = ["Heads", "Enrolments", "Fingerprints", "LiveScores"]
 
 
 class Heads(Protocol):
@@ -59,4 +62,43 @@ class Fingerprints(Protocol):
 
     def remember(self, shingles: Sequence[int], digest: str) -> None:
         """Record that session ``digest`` had each of ``shingles`` (renews their TTL)."""
+        ...
+
+
+class LiveScores(Protocol):
+    """Scored parts of page sessions for a bounded time, their owner and the sites' labels
+    (:mod:`.live_scores`). Async: the scorer's agent and the decision service call it from
+    their event loops. Page sessions are named by their page-session id (``<sid>`` or a
+    segment's ``<sid>~n``); the store keys them by digest only."""
+
+    async def record(self, sid: str, owner: str, parts: Sequence[LivePart]) -> LiveWrite:
+        """Store ``parts`` of the session if ``owner`` owns it (the first writer becomes the
+        owner); returns what was stored and the label at that instant."""
+        ...
+
+    async def read(self, sid: str) -> LiveState:
+        """Everything stored about the session (an empty state when unknown or expired)."""
+        ...
+
+    async def set_label(self, sid: str, owner: str, label: str) -> LiveState:
+        """Label the session once, if ``owner`` owns it (or nobody yet); returns the state
+        after, with ``created_label`` true when this call set it."""
+        ...
+
+    async def claim_forward(self, sid: str, part_ids: Iterable[str], max_forward: int
+                            ) -> list[str]:
+        """Claim parts for ``trusted-sessions``: those not claimed before, at most
+        ``max_forward`` claims per session in all."""
+        ...
+
+    async def release_forward(self, sid: str, part_ids: Iterable[str]) -> None:
+        """Give back claims whose forwarding failed (a retry may forward them)."""
+        ...
+
+    async def append_label(self, fields: Mapping[str, str]) -> None:
+        """Keep one feedback label (pseudonymous fields) for evaluation."""
+        ...
+
+    async def labels(self, count: int | None = None) -> list[dict[str, str]]:
+        """The kept labels, oldest first."""
         ...

@@ -9,7 +9,8 @@ here what each ``cursorprint:*`` key is.
 from __future__ import annotations
 
 __all__ = ["ROOT", "HEAD_PREFIX", "HEADS_CHANNEL", "ENROLMENT_PREFIX", "FINGERPRINT_PREFIX",
-           "SMOKE_KEY", "head_key", "enrolment_key", "fingerprint_key"]
+           "SMOKE_KEY", "LIVE_PREFIX", "LABELS_STREAM", "head_key", "enrolment_key",
+           "fingerprint_key", "live_key"]
 
 ROOT = "cursorprint:"
 HEAD_PREFIX = ROOT + "head:"            # hash per user key: head bytes, version, meta (JSON)
@@ -17,6 +18,8 @@ HEADS_CHANNEL = ROOT + "heads"          # pub/sub: user keys whose head changed
 ENROLMENT_PREFIX = ROOT + "enroll:"     # list per user key: trusted window descriptors (<f4)
 FINGERPRINT_PREFIX = ROOT + "replay:"   # set per shingle hash: digests of sessions that had it
 SMOKE_KEY = ROOT + "smoke"              # `cursorprint stack status` round trip, expires in 60 s
+LIVE_PREFIX = ROOT + "live:"            # hash per page-session digest: live scores, owner, label
+LABELS_STREAM = ROOT + "labels"         # stream: the sites' feedback labels (pseudonymous)
 
 
 def head_key(user_key: str) -> str:
@@ -32,3 +35,9 @@ def enrolment_key(user_key: str) -> str:
 def fingerprint_key(shingle: int, prefix: str = FINGERPRINT_PREFIX) -> str:
     """The set of session digests that contained ``shingle`` (a 64-bit hash, fixed width hex)."""
     return f"{prefix}{shingle:016x}"
+
+
+def live_key(session_digest: str, prefix: str = LIVE_PREFIX) -> str:
+    """The hash of one page session's live scores (keyed by the session's digest, never its
+    raw id; see :mod:`.live_scores`)."""
+    return prefix + session_digest
