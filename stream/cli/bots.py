@@ -5,8 +5,9 @@
 - ``bots train --corpus DIR --sapimouse DIR --out MODEL``: leave-one-library-out report and the
   final bot model (``MODEL/bot.json``, ``MODEL/report.json``).
 - ``score --model DIR FILE...``: one JSON line per recording: the bot score and its reasons, the
-  scripted-movement rule codes, and the identity score when ``--user`` is given and ``DIR`` is
-  also an identity model directory (``model.json``; the same ``SessionScorer`` the stream uses).
+  scripted-movement rule codes, and the identity score when ``--user`` is given (identity model
+  from ``--identity-model``, or ``DIR`` itself when it holds ``model.json``; the same
+  ``SessionScorer.score_session`` the stream's scores equal).
 
 Recordings ``score`` reads (by their header / suffix):
 - generic CSV, header ``t_ms,x,y,kind,button``: time in ms, CSS pixels, kind ``move|down|up|
@@ -60,6 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s.add_argument("--model", type=Path, required=True,
                    help="folder with bot.json (and optionally an identity model.json)")
     s.add_argument("--user", default=None, help="claimed user: adds the identity score")
+    s.add_argument("--identity-model", type=Path, default=None,
+                   help="identity model directory (default: --model when it has model.json)")
     s.add_argument("--screen", default=None, help="screen size WxH for generic CSV files")
     s.add_argument("--seconds", type=float, default=None,
                    help="score only the first N seconds of movement")
@@ -166,10 +169,14 @@ def _score(args: argparse.Namespace) -> int:
         w, _, h = args.screen.lower().partition("x")
         screen = (int(w), int(h))
     identity = None
-    if args.user is not None and (args.model / "model.json").is_file():
-        from cursorprint.model.serving.scoring import SessionScorer
+    id_dir = args.identity_model or args.model
+    if args.user is not None:
+        if not (id_dir / "model.json").is_file():
+            print(f"cursorprint: {id_dir} has no model.json: no identity score", file=sys.stderr)
+        else:
+            from cursorprint.model.serving.scoring import SessionScorer
 
-        identity = SessionScorer.load(args.model)
+            identity = SessionScorer.load(id_dir)
     try:
         from cursorprint.stream.score.scripted import scripted_reasons
     except ImportError:            # the rules module is being reorganised; the bot score stands
