@@ -177,10 +177,7 @@ def _score(args: argparse.Namespace) -> int:
             from cursorprint.model.serving.scoring import SessionScorer
 
             identity = SessionScorer.load(id_dir)
-    try:
-        from cursorprint.stream.score.scripted import scripted_reasons
-    except ImportError:            # the rules module is being reorganised; the bot score stands
-        scripted_reasons = None
+    from cursorprint.stream.score.scripted import scripted_reasons
     status = 0
     for f in args.files:
         try:
@@ -196,8 +193,7 @@ def _score(args: argparse.Namespace) -> int:
             out: dict[str, Any] = {"file": name, "events": len(traj),
                                    "seconds": round(traj.duration, 3), **verdict.to_dict()}
             reasons = list(verdict.reasons)
-            if scripted_reasons is not None:
-                reasons += [r for r in scripted_reasons(traj) if r not in reasons]
+            reasons += [r for r in scripted_reasons(traj) if r not in reasons]
             if identity is not None:
                 s = identity.score_session(args.user, traj)
                 out.update({"user": args.user, "score": round(s.score, 4),
