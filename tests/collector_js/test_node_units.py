@@ -26,3 +26,14 @@ def test_bundles_build_and_fit_the_size_budget() -> None:
         assert size <= BUDGET_BYTES, f"{name}: {size} bytes min+gzip, budget {BUDGET_BYTES}"
     assert b"cursorprint" in (COLLECTOR_DIR / "dist" / "cursorprint.min.js").read_bytes()
     assert b"export" in (COLLECTOR_DIR / "dist" / "cursorprint.esm.js").read_bytes()
+
+
+def test_bundles_are_csp_safe() -> None:
+    """Nothing a strict Content-Security-Policy blocks without 'unsafe-eval' or a worker-src:
+    (tests/collector_js/test_real_pages.py runs the collector under such a policy)."""
+    subprocess.run(["npm", "run", "--silent", "build"], cwd=COLLECTOR_DIR, check=True, timeout=60)
+    for name in ("cursorprint.min.js", "cursorprint.esm.js"):
+        code = (COLLECTOR_DIR / "dist" / name).read_text()
+        for banned in ("eval(", "Function(", "Worker(", "importScripts", "javascript:",
+                       "innerHTML", "setAttribute(\"style", ".style"):
+            assert banned not in code, f"{name} uses {banned}"
