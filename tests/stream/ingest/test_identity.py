@@ -230,3 +230,26 @@ def test_token_mint_cli(capsys: pytest.CaptureFixture[str],
     assert "'nope': unknown site" in capsys.readouterr().err
     assert main(["token", "mint", "--site", "shop", "--user", "bob", "--ttl", "-1"]) == 2
     assert "--ttl -1" in capsys.readouterr().err
+
+
+def test_a_token_minted_in_node_is_accepted() -> None:
+    """What a Node backend does (README uses `jsonwebtoken`; here node's own crypto builds the
+    same HS256 JWT, so no npm package is needed)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None:
+        pytest.fail("node is required (scripts/install.sh installs it)")
+    script = """
+const crypto = require("node:crypto");
+const [secret, site, user] = process.argv.slice(1);
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+const now = Math.floor(Date.now() / 1000);
+const head = b64({ alg: "HS256", typ: "JWT" }) + "." +
+             b64({ sub: user, aud: site, iat: now, exp: now + 3600 });
+const sig = crypto.createHmac("sha256", secret).update(head).digest("base64url");
+console.log(head + "." + sig);
+"""
+    run = subprocess.run(["node", "-e", script, SECRET, "shop", "bob@example.com"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    assert verify_token(run.stdout.strip(), "shop", SECRET) == "bob@example.com"
