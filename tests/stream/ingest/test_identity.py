@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -22,13 +23,16 @@ from cursorprint.stream.settings import SettingsError, load_settings
 from cursorprint.stream.settings.sites import parse_sites
 
 SECRET = "site-secret-for-the-identity-tests"     # >= 32 bytes, as RFC 7518 wants for HS256
-NOW = time.time()
 DROP = object()    # a claim left out
 
 
+def now() -> int:
+    """Read when a test runs, never at collection: a slow run must not age the tokens."""
+    return int(time.time())
+
+
 def claims(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"sub": "alice", "aud": "shop", "iat": int(NOW) - 5,
-                            "exp": int(NOW) + 600}
+    base: dict[str, Any] = {"sub": "alice", "aud": "shop", "iat": now() - 5, "exp": now() + 600}
     base.update(changes)
     return {k: v for k, v in base.items() if v is not DROP}
 
@@ -70,17 +74,18 @@ def test_round_trip_gives_the_user_id() -> None:
 
 def test_any_libraries_token_is_accepted() -> None:
     """Extra claims (iss, jti, nbf) and a kid header are fine; only the four are required."""
-    token = signed(claims(iss="https://shop.example", jti="x1", nbf=int(NOW) - 5),
+    token = signed(claims(iss="https://shop.example", jti="x1", nbf=now() - 5),
                    headers={"kid": "2025-01"})
     assert verify_token(token, "shop", SECRET) == "alice"
-    assert verify_token(signed(claims(exp=NOW + 600.5, iat=NOW)), "shop", SECRET) == "alice"
+    assert verify_token(signed(claims(exp=now() + 600.5, iat=float(now()))), "shop", SECRET) \
+        == "alice"
 
 
 def test_clock_skew_within_the_leeway_is_accepted() -> None:
     assert LEEWAY_S >= 10
     skew = LEEWAY_S - 5
-    expired_lately = signed(claims(exp=int(NOW - skew)))
-    issued_ahead = signed(claims(iat=int(NOW + skew)))
+    expired_lately = signed(claims(exp=int(now() - skew)))
+    issued_ahead = signed(claims(iat=int(now() + skew)))
     assert verify_token(expired_lately, "shop", SECRET) == "alice"
     assert verify_token(issued_ahead, "shop", SECRET) == "alice"
     assert refused(expired_lately, leeway_s=0).reason == "token_expired"
@@ -88,31 +93,32 @@ def test_clock_skew_within_the_leeway_is_accepted() -> None:
 
 
 @pytest.mark.parametrize(("payload", "reason", "status"), [
-    (claims(exp=int(NOW) - 3600), "token_expired", 401),
-    (claims(exp=int(NOW - LEEWAY_S - 5)), "token_expired", 401),
-    (claims(iat=int(NOW + LEEWAY_S + 60)), "token_not_yet_valid", 401),
-    (claims(nbf=int(NOW + LEEWAY_S + 60)), "token_not_yet_valid", 401),
-    (claims(aud="blog"), "token_wrong_site", 403),
-    (claims(aud=["shop", "blog"]), "token_malformed", 401),
-    (claims(sub=DROP), "token_malformed", 401),
-    (claims(aud=DROP), "token_malformed", 401),
-    (claims(exp=DROP), "token_malformed", 401),
-    (claims(iat=DROP), "token_malformed", 401),
-    (claims(sub=""), "token_malformed", 401),
-    (claims(sub=42), "token_malformed", 401),
-    (claims(exp="99999999999"), "token_malformed", 401),
-    (claims(exp=True), "token_expired", 401),      # PyJWT reads it as int(True) == 1
-    (claims(iat=str(int(NOW))), "token_malformed", 401),
+    (lambda: claims(exp=now() - 3600), "token_expired", 401),
+    (lambda: claims(exp=int(now() - LEEWAY_S - 5)), "token_expired", 401),
+    (lambda: claims(iat=int(now() + LEEWAY_S + 60)), "token_not_yet_valid", 401),
+    (lambda: claims(nbf=int(now() + LEEWAY_S + 60)), "token_not_yet_valid", 401),
+    (lambda: claims(aud="blog"), "token_wrong_site", 403),
+    (lambda: claims(aud=["shop", "blog"]), "token_malformed", 401),
+    (lambda: claims(sub=DROP), "token_malformed", 401),
+    (lambda: claims(aud=DROP), "token_malformed", 401),
+    (lambda: claims(exp=DROP), "token_malformed", 401),
+    (lambda: claims(iat=DROP), "token_malformed", 401),
+    (lambda: claims(sub=""), "token_malformed", 401),
+    (lambda: claims(sub=42), "token_malformed", 401),
+    (lambda: claims(exp="99999999999"), "token_malformed", 401),
+    (lambda: claims(exp=True), "token_expired", 401),      # PyJWT reads it as int(True) == 1
+    (lambda: claims(iat=str(now())), "token_malformed", 401),
 ])
-def test_refused_claims_say_why(payload: dict[str, Any], reason: str, status: int) -> None:
-    err = refused(signed(payload))
+def test_refused_claims_say_why(payload: Callable[[], dict[str, Any]], reason: str,
+                                status: int) -> None:
+    err = refused(signed(payload()))
     assert (err.reason, err.status) == (reason, status), err.detail
 
 
 @pytest.mark.parametrize("exp", ["NaN", "Infinity", "-Infinity", "1e999", "null", "9" * 5000])
 def test_exp_must_be_a_finite_number(exp: str) -> None:
     token = raw_jwt('{"alg":"HS256","typ":"JWT"}',
-                    f'{{"sub":"alice","aud":"shop","iat":{int(NOW)},"exp":{exp}}}')
+                    f'{{"sub":"alice","aud":"shop","iat":{now()},"exp":{exp}}}')
     err = refused(token)
     assert (err.reason, err.status) == ("token_malformed", 401), err.detail
 

@@ -66,12 +66,13 @@ async def test_accepted_batch_lands_on_kafka_pseudonymised(stack: Stack,
 
 @pytest.mark.parametrize(("token", "status", "reason"), [
     ("eyJ1IjoiYSJ9.forgedsignature", 401, "token_legacy_format"),
-    (mint_token("demo", "alice", DEMO_SECRET, 600)[:-4] + "AAAA", 401, "token_bad_signature"),
-    (mint_token("demo", "alice", "not-the-secret", 600), 401, "token_bad_signature"),
-    (mint_token("demo", "alice", DEMO_SECRET, 1, now=time.time() - 3600), 401, "token_expired"),
-    (mint_token("shop", "alice", "shop-secret-for-tests-0123456789abcdef", 600), 401,
+    (mint_token("demo", "alice", DEMO_SECRET, 3600)[:-4] + "AAAA", 401, "token_bad_signature"),
+    (mint_token("demo", "alice", "not-the-secret-0123456789abcdef-xyz", 3600), 401,
      "token_bad_signature"),
-    (mint_token("shop", "alice", DEMO_SECRET, 600), 403, "token_wrong_site"),
+    (mint_token("demo", "alice", DEMO_SECRET, 1, now=time.time() - 3600), 401, "token_expired"),
+    (mint_token("shop", "alice", "shop-secret-for-tests-0123456789abcdef", 3600), 401,
+     "token_bad_signature"),
+    (mint_token("shop", "alice", DEMO_SECRET, 3600), 403, "token_wrong_site"),
     ("garbage", 401, "token_malformed"),
 ])
 async def test_bad_tokens(stack: Stack, stack_settings: Settings, token: str, status: int,
