@@ -48,8 +48,8 @@ _WORKER = ("general", "kafka", "topics", "worker")
 ROLE_SECTIONS: dict[str, tuple[str, ...]] = {
     "ingest": ("general", "kafka", "ingest"),
     "sessionizer": (*_WORKER, "sessionizer"),
-    "scorer": (*_WORKER, "redis", "scorer"),
-    "all": (*_WORKER, "sessionizer", "redis", "scorer"),
+    "scorer": (*_WORKER, "redis", "scorer", "live"),
+    "all": (*_WORKER, "sessionizer", "redis", "scorer", "live"),
     "stack": ("general", "kafka", "redis", "topics", "local_stack"),
     # the decision service: the pseudonym secret of `ingest` makes the same user keys
     "decide": ("general", "kafka", "redis", "ingest", "live", "decide"),
