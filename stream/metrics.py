@@ -15,6 +15,7 @@ __all__ = [
     "OPEN_SESSIONS", "SESSIONS_CLOSED", "SESSION_EVENTS", "SESSION_DURATION",
     "BATCHES_DROPPED", "SCORER_BATCH_SIZE", "INFERENCE_SECONDS", "SCORES", "SCORED_SESSIONS",
     "ALERTS", "HEAD_CACHE", "DEAD_LETTERS", "CONSUMER_LAG", "DEGRADED",
+    "DECISIONS", "DECISION_SECONDS", "FEEDBACK",
 ]
 
 _LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -63,3 +64,11 @@ DEAD_LETTERS = Counter("cursorprint_dead_letters_total", "Records sent to the de
 CONSUMER_LAG = Gauge("cursorprint_consumer_lag", "Consumer lag in records.", ["topic"])
 DEGRADED = Gauge("cursorprint_degraded", "1 while a dependency is down and a fallback is used.",
                  ["dependency"])
+
+# decide (the site backend's calls)
+DECISIONS = Counter("cursorprint_decisions_total", "Decision calls answered, by decision.",
+                    ["site", "decision"])
+DECISION_SECONDS = Histogram("cursorprint_decision_seconds", "Decision call latency (Redis read "
+                             "and policy).", buckets=_LATENCY)
+FEEDBACK = Counter("cursorprint_feedback_total", "Feedback calls accepted, by label.",
+                   ["site", "label"])

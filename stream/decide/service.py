@@ -33,6 +33,7 @@ from urllib.parse import quote
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from cursorprint.stream import metrics as m
 from cursorprint.stream.decide.credentials import ApiKeys, DecideSite
 from cursorprint.stream.decide.feedback import check_owner, give_feedback
 from cursorprint.stream.decide.kafka_io import KafkaTrustedIO, TrustedIO
@@ -152,6 +153,7 @@ class DecideService:
 
     # ---- handlers
     async def post_decision(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
         site = self.authenticate(request)
         body = await self.body(request, {"sid": _sid_ok, "user": _user_ok})
         key = user_key(site.key, body["user"], self.pseudonym_secret)
@@ -169,6 +171,8 @@ class DecideService:
         template = self.settings.decide.explain_url
         out["explanation_url"] = template.replace("{sid}", quote(body["sid"])) \
             if template and decision.score is not None else None
+        m.DECISIONS.labels(site=site.key, decision=out["decision"]).inc()
+        m.DECISION_SECONDS.observe(time.perf_counter() - started)
         return _json(200, out)
 
     async def post_feedback(self, request: web.Request) -> web.Response:
@@ -186,6 +190,7 @@ class DecideService:
             if exc.reason == REDIS_UNAVAILABLE:
                 raise _redis_down(exc) from None
             raise
+        m.FEEDBACK.labels(site=site.key, label=body["label"]).inc()
         return _json(202, {"sid": body["sid"], **res.to_dict()})
 
     async def metrics(self, request: web.Request) -> web.Response:

@@ -32,6 +32,8 @@ LABEL_VALUES: dict[str, tuple[str, ...]] = {
     "source": ("pointer-batches", "sessions"),
     "topic": ("pointer-batches", "sessions"),
     "dependency": ("redis", "kafka"),
+    "decision": ("allow", "allow", "allow", "step_up", "deny", "not_enough_data"),
+    "label": ("owner_confirmed", "owner_confirmed", "fraud_confirmed"),
 }
 
 
