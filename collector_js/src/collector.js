@@ -124,26 +124,38 @@ export function start(opts) {
     return p >= 0 && e.isPrimary !== false; // a second finger is left out
   };
   const ts = (e) => (e.timeStamp > 0 ? e.timeStamp : perf.now());
-  const raw = {}; // pointer types seen on pointerrawupdate: their pointermove is redundant
-  const onMove = (s) => (e) => {
-    if (s === 0) raw[e.pointerType] = 1;
-    else if (raw[e.pointerType]) return;
-    if (!typed(e)) return;
+  const reports = (e) => {
     const list = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+    return list.length ? list : [e];
+  };
+  // Sampling achieved: counted on pointerrawupdate where the browser has it (every device
+  // report, as it arrives), else on what gives the positions. Positions always come from
+  // pointermove's coalesced reports: pointerrawupdate can arrive ahead of an earlier press.
+  const raw = {}; // pointer types seen on pointerrawupdate
+  const count = (s, list) => {
     const m = batch.smp;
     m.src = s;
     m.n++;
-    for (const c of list.length ? list : [e]) {
-      const t = ts(c);
-      const gap = t - lastRep;
+    for (const c of list) {
+      const gap = ts(c) - lastRep;
       m.c++;
       if (gap > 0 && gap < GAP_MS) {
         m.g++;
         m.gms += gap;
       }
-      lastRep = t;
-      move(t, c.clientX, c.clientY);
+      lastRep = ts(c);
     }
+  };
+  const onRaw = (e) => {
+    if (!typed(e)) return;
+    raw[e.pointerType] = 1;
+    count(0, reports(e));
+  };
+  const onMove = (e) => {
+    if (!typed(e)) return;
+    const list = reports(e);
+    if (!raw[e.pointerType]) count(usePointer ? 1 : 2, list);
+    for (const c of list) move(ts(c), c.clientX, c.clientY);
   };
   // A press of a button the wire batch has no code for is left out: ingest would refuse the
   // whole batch for it.
@@ -194,7 +206,7 @@ export function start(opts) {
   const unpatch = [patch("pushState"), patch("replaceState")];
 
   const listeners = [
-    [d, usePointer ? "pointermove" : "mousemove", onMove(src === 2 ? 2 : 1)],
+    [d, usePointer ? "pointermove" : "mousemove", onMove],
     [d, usePointer ? "pointerdown" : "mousedown", onButton(KIND.down)],
     [d, usePointer ? "pointerup" : "mouseup", onButton(KIND.up)],
     [d, "wheel", onWheel],
@@ -205,7 +217,7 @@ export function start(opts) {
     [w, "popstate", onRoute],
     [w, "hashchange", onRoute],
   ];
-  if (!src) listeners.push([d, "pointerrawupdate", onMove(0)]);
+  if (!src) listeners.push([d, "pointerrawupdate", onRaw]);
   for (const [target, type, fn] of listeners) {
     target.addEventListener(type, fn, { passive: true, capture: true });
   }

@@ -11,7 +11,7 @@ checks that copy against these.
 A batch holds the events of one pointer type (``pt``): the collector cuts the batch when the type
 changes, so mouse, pen and touch movement are never mixed in one batch; only ``mouse`` batches
 are what the mouse model was trained on. ``smp`` (sampling) names the event source the collector
-listened to and counts what the page delivered; a gap between two consecutive pointer samples
+counted on and counts what the page delivered; a gap between two consecutive pointer samples
 counts towards the achieved input rate only when shorter than :data:`SAMPLE_GAP_MS` (longer
 ones are pauses, not the device's rate).
 """
@@ -52,9 +52,10 @@ MAX_BUTTON = max(BUTTONS.values())
 #: the pointer types a batch may declare (DOM ``PointerEvent.pointerType``)
 POINTER_MOUSE = "mouse"
 POINTER_TYPES = (POINTER_MOUSE, "pen", "touch")
-#: where the collector's movement samples came from: ``pointerrawupdate`` (every device report,
-#: where the browser has it), ``pointermove`` (one per frame, with its coalesced reports), or
-#: ``mousemove`` (browsers without pointer events; no coalesced reports)
+#: what the collector counted the sampling on: ``pointerrawupdate`` (every device report as it
+#: arrives, where the browser has it), ``pointermove`` (one per frame, with its coalesced
+#: reports), or ``mousemove`` (browsers without pointer events; no coalesced reports). Positions
+#: always come from pointermove / mousemove.
 SAMPLING_SOURCES = ("raw", "move", "mouse")
 #: gaps between consecutive samples at least this long are pauses, not the input rate (ms)
 SAMPLE_GAP_MS = 100

@@ -159,7 +159,7 @@ def _events(ev: Any, limits: WireLimits, final: bool) -> dict[str, list[Any]]:
 class Sampling:
     """The sampling a page achieved over one batch, as the collector counted it.
 
-    ``src``: the event it listened to (``raw`` pointerrawupdate, ``move`` pointermove,
+    ``src``: the event it counted on (``raw`` pointerrawupdate, ``move`` pointermove,
     ``mouse`` mousemove); ``n``: how many of them the page dispatched; ``c``: the pointer
     reports they carried (coalesced events; ``c >= n``); ``g`` and ``gms``: how many gaps
     between consecutive reports were shorter than ``SAMPLE_GAP_MS`` (movement, not pauses) and

@@ -125,12 +125,16 @@ async def test_touch_pen_and_mouse_are_never_mixed(built_collector: Path) -> Non
     mouse = events("mouse")
     assert mouse["x"].min() >= 499 and np.abs(mouse["y"] - mouse["x"] + 400).max() <= 1.0
 
+    # a batch may hold only a press, and raw updates are counted as they arrive, ahead of the
+    # positions: counts are checked per batch for consistency, and per pointer type for presence
     want_src = "raw" if run["raw"] else "move"
     for b in with_events:
         assert b.smp is not None
-        assert b.smp.c >= b.smp.n >= 1 and b.smp.g <= b.smp.c
+        assert b.smp.c >= b.smp.n and b.smp.g <= b.smp.c
         if b.pt == "mouse":
             assert b.smp.src == want_src, (b.smp, run["raw"])
+    for pt in ("touch", "pen", "mouse"):
+        assert sum(b.smp.n for b in batches if b.pt == pt and b.smp) >= 3, pt
     mouse_smp = [b.smp for b in with_events if b.pt == "mouse" and b.smp]
     print("sampling:", [(s.src, s.n, s.c, s.input_hz) for s in mouse_smp])
     assert any(s.input_hz for s in mouse_smp)
