@@ -103,9 +103,30 @@ def events(draw: st.DrawFn, final: bool) -> dict[str, list[Any]]:
 
 
 @st.composite
+def sampling(draw: st.DrawFn) -> dict[str, Any]:
+    c = draw(st.integers(0, 2**31 - 1))
+    g = draw(st.integers(0, c))
+    return {"src": draw(st.sampled_from(["raw", "move", "mouse", "pointermove"])),
+            "n": draw(sometimes(st.integers(0, c), st.integers(c + 1, 2**32))), "c": c, "g": g,
+            "gms": draw(sometimes(finite(0, min(100.0 * g, 3_600_000.0))))}
+
+
+@st.composite
+def optional_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """The optional pt and smp: absent, valid or not."""
+    out: dict[str, Any] = {}
+    if draw(st.booleans()):
+        out["pt"] = draw(sometimes(st.sampled_from(["mouse", "pen", "touch"]),
+                                   st.sampled_from(["", "finger", None, 0])))
+    if draw(st.booleans()):
+        out["smp"] = draw(sampling())
+    return out
+
+
+@st.composite
 def wire_batches(draw: st.DrawFn) -> dict[str, Any]:
     final = draw(st.booleans())
-    return {
+    return {**draw(optional_fields()),
         "v": 1, "site": "proc", "token": "", "sid": "", "final": final,
         "seq": draw(sometimes(st.integers(0, 2**31 - 1), huge_int)),
         "path": draw(PATHS),
