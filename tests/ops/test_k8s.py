@@ -15,8 +15,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from cursorprint.stream.decide.credentials import hash_key
 from cursorprint.stream.records.topics import ALL_TOPICS, FRAUD_ALERTS, POINTER_BATCHES, SESSIONS
-from cursorprint.stream.settings import load_settings
+from cursorprint.stream.settings import ROLE_SECTIONS, load_settings
 from tests.support.k8s import OVERLAYS, REPO, build, crd_documents, crd_schemas, validate
 
 Doc = dict[str, Any]
@@ -24,7 +25,8 @@ WORKLOADS = ("Deployment", "StatefulSet")
 IMAGE = "ghcr.io/cursorprint/cursorprint"
 COMMANDS = {"ingest": ["cursorprint", "ingest"],
             "sessionizer": ["cursorprint", "worker", "sessionizer"],
-            "scorer": ["cursorprint", "worker", "scorer"]}
+            "scorer": ["cursorprint", "worker", "scorer"],
+            "decide": ["cursorprint", "decide", "serve", "--host", "0.0.0.0", "--port", "8089"]}
 
 
 def kinds(docs: list[Doc], kind: str) -> list[Doc]:
@@ -162,7 +164,8 @@ def test_prod_has_more_partitions_than_dev() -> None:
 
 
 def _environment(docs: list[Doc], deployment: str) -> dict[str, str]:
-    """The CURSORPRINT_* environment a container of ``deployment`` gets from ConfigMaps/Secrets."""
+    """The CURSORPRINT_* environment a container of ``deployment`` gets from ConfigMaps/Secrets
+    (envFrom, then env: literal values and single secretKeyRef/configMapKeyRef keys)."""
     import base64
     (c,) = named(docs, "Deployment", deployment)["spec"]["template"]["spec"]["containers"]
     env: dict[str, str] = {}
@@ -172,6 +175,16 @@ def _environment(docs: list[Doc], deployment: str) -> dict[str, str]:
         if "secretRef" in src:
             data = named(docs, "Secret", src["secretRef"]["name"])["data"]
             env |= {k: base64.b64decode(v).decode() for k, v in data.items()}
+    for var in c.get("env", []):
+        ref = var.get("valueFrom", {})
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        elif "secretKeyRef" in ref:
+            data = named(docs, "Secret", ref["secretKeyRef"]["name"])["data"]
+            env[var["name"]] = base64.b64decode(data[ref["secretKeyRef"]["key"]]).decode()
+        elif "configMapKeyRef" in ref:
+            data = named(docs, "ConfigMap", ref["configMapKeyRef"]["name"])["data"]
+            env[var["name"]] = data[ref["configMapKeyRef"]["key"]]
     return env
 
 
@@ -190,9 +203,26 @@ def test_settings_and_secrets_load() -> None:
     scorer = load_settings(environ=envs["scorer"])
     assert scorer.redis.url.startswith("redis://:") and "@redis:6379" in scorer.redis.url
     assert scorer.kafka.bootstrap == "cursorprint-kafka-bootstrap:9092"
-    # Least privilege: site secrets only in ingest, the Redis password only in the scorer.
-    assert "CURSORPRINT_SITES" not in envs["scorer"] | envs["sessionizer"]
+    # decide: its own role's sections, sha256 API keys, ingest's pseudonym secret (same user
+    # keys), the scorer's Redis and Kafka, listening on its container port.
+    decide = load_settings(environ=envs["decide"], sections=ROLE_SECTIONS["decide"])
+    sites = decide.decide.site_configs()
+    assert sites
+    entries = envs["decide"]["CURSORPRINT_DECIDE_SITES"].split("=", 1)[1].split("|")
+    assert all(e.startswith("sha256:") for e in entries), "API keys stored as sha256 only"
+    assert hash_key("dev-decide-api-key-change-me") in str(sites)
+    assert decide.ingest.pseudonym_secret == ingest.ingest.pseudonym_secret
+    assert decide.redis.url == scorer.redis.url and decide.kafka.bootstrap == scorer.kafka.bootstrap
+    (c,) = named(docs, "Deployment", "decide")["spec"]["template"]["spec"]["containers"]
+    args = dict(zip(c["args"][2::2], c["args"][3::2], strict=True))
+    assert args == {"--host": "0.0.0.0", "--port": str(c["ports"][0]["containerPort"])}
+    # Least privilege: site secrets only in ingest, API keys only in decide, the Redis password
+    # only in the scorer and decide (which takes that one key of cursorprint-secrets).
+    assert "CURSORPRINT_SITES" not in envs["scorer"] | envs["sessionizer"] | envs["decide"]
+    assert "CURSORPRINT_DECIDE_SITES" not in envs["ingest"] | envs["scorer"] | envs["sessionizer"]
     assert "CURSORPRINT_REDIS_URL" not in envs["ingest"] | envs["sessionizer"]
+    assert set(envs["decide"]) - set(envs["ingest"]) <= {"CURSORPRINT_DECIDE_SITES",
+                                                           "CURSORPRINT_REDIS_URL"}
 
 
 def test_references_resolve_in_dev() -> None:
@@ -294,13 +324,37 @@ def test_network_policies() -> None:
                        and p["spec"]["podSelector"]]
     peers = [f["podSelector"] for rule in redis_policy["spec"]["ingress"] for f in rule["from"]]
     allowed = {n for n, labels in pod_labels.items() if any(_selects(p, labels) for p in peers)}
-    assert allowed and allowed <= {"sessionizer", "scorer"}
+    assert allowed and allowed <= {"sessionizer", "scorer", "decide"}
+    assert {"scorer", "decide"} <= allowed  # the scorer writes live scores, decide reads them
     # Kafka: Strimzi derives the listener's policy from networkPolicyPeers.
     (listener,) = named(docs, "Kafka", "cursorprint")["spec"]["kafka"]["listeners"]
     kafka_peers = [p["podSelector"] for p in listener["networkPolicyPeers"] if "podSelector" in p]
     clients = {n for n, labels in pod_labels.items()
                if any(_selects(p, labels) for p in kafka_peers)}
-    assert clients == {"ingest", "sessionizer", "scorer"}
+    assert clients == {"ingest", "sessionizer", "scorer", "decide"}
+
+
+def test_decide_only_from_site_backends_and_monitoring() -> None:
+    """Every policy that selects decide's pods admits only the documented site backends (pod AND
+    namespace labelled cursorprint.io/site-backend=true) and Prometheus, on decide's port."""
+    site_backend = {"cursorprint.io/site-backend": "true"}
+    monitoring = {"kubernetes.io/metadata.name": "monitoring"}
+    for overlay in ("overlays/dev", "overlays/prod"):
+        docs = build(overlay)
+        labels = named(docs, "Deployment", "decide")["spec"]["template"]["metadata"]["labels"]
+        selecting = [p for p in kinds(docs, "NetworkPolicy")
+                     if _selects(p["spec"]["podSelector"], labels)]
+        assert [p["metadata"]["name"] for p in selecting if p["spec"]["podSelector"]] == [
+            "decide-from-site-backends"]
+        peers = []
+        for policy in selecting:
+            for rule in policy["spec"].get("ingress", []):
+                assert rule["ports"] == [{"port": "http", "protocol": "TCP"}], rule
+                peers += rule["from"]
+        assert peers == [
+            {"namespaceSelector": {"matchLabels": site_backend},
+             "podSelector": {"matchLabels": site_backend}},
+            {"namespaceSelector": {"matchLabels": monitoring}}]
 
 
 def test_only_the_collector_endpoint_is_public() -> None:
@@ -326,6 +380,19 @@ def test_only_the_collector_endpoint_is_public() -> None:
     assert backend["name"] == "ingest" and backend["port"] in {p["port"] for p in
                                                                service["spec"]["ports"]}
     assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in kinds(docs, "Service"))
+    # decide faces the sites' backends only: no route, no Gateway proxy, no public Service
+    decide = named(docs, "Service", "decide")
+    assert decide["spec"].get("type", "ClusterIP") == "ClusterIP"
+    for overlay in OVERLAYS:
+        overlay_docs = build(overlay)
+        refs = [b for r in kinds(overlay_docs, "HTTPRoute") for rule in r["spec"]["rules"]
+                for b in rule.get("backendRefs", [])]
+        assert refs and all(b["name"] != "decide" for b in refs), overlay
+        assert "decide" not in str(kinds(overlay_docs, "Gateway") + kinds(overlay_docs, "HTTPRoute"))
+    decide_labels = named(docs, "Deployment", "decide")["spec"]["template"]["metadata"]["labels"]
+    for policy in kinds(docs, "NetworkPolicy"):
+        if policy["spec"]["podSelector"] and _selects(policy["spec"]["podSelector"], decide_labels):
+            assert "gateway" not in str(policy["spec"]["ingress"]), policy["metadata"]["name"]
     # only the gateway's proxies reach ingest's port
     policy = named(docs, "NetworkPolicy", "ingest-from-gateway")
     (ingress_rule,) = policy["spec"]["ingress"]
