@@ -33,7 +33,7 @@ from cursorprint.stream.stores.live_scores import LivePart, LiveState, LiveWrite
 
 __all__ = ["StandInModel", "MemoryHeads", "MemoryEnrolments", "MemoryFingerprints",
            "ManualClock", "RecordingSink", "DeadLetters", "stand_in_head", "stand_in_runtime",
-           "MemoryLiveScores"]
+           "MemoryLiveScores", "MemoryProducer"]
 
 EVENTS_PER_WINDOW = 100
 
@@ -327,3 +327,21 @@ def stand_in_runtime(model: StandInModel | None = None, *, threshold: float = 0.
     enroller = Enroller(model, model.heads,
                         enrolments if enrolments is not None else MemoryEnrolments())
     return ModelRuntime(lambda: LoadedModel(model, scorer, enroller))
+
+
+class MemoryProducer:
+    """Stands in for ingest's aiokafka producer: ``send`` keeps the value in ``sink`` and returns
+    an already-acknowledged future (the bot corpus and the collector's page tests run the real
+    ingest app without a broker)."""
+
+    def __init__(self, sink: list[bytes]) -> None:
+        self.sink = sink
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> asyncio.Future[None]:
+        self.sink.append(value)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+    async def stop(self) -> None:
+        return None

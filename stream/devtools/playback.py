@@ -259,7 +259,7 @@ def play_sessions(settings: Settings, sessions: list[PlaybackSession], *, ingest
                 if s.label is not None and s.sid in report.scores]
     ys = {y for y, _ in labelled}
     if ys == {0, 1}:
-        from cursorprint.model.training.evaluate import roc_auc
+        from cursorprint.model.evaluation.metrics import roc_auc
         report.auc = roc_auc(np.array([y for y, _ in labelled]),
                              np.array([v for _, v in labelled]))
     return report

@@ -23,6 +23,7 @@ from cursorprint.stream.devtools.stack import free_port
 from cursorprint.stream.ingest.service import BATCH_PATH, SERVICE_KEY, create_app
 from cursorprint.stream.records.wire import PointerBatchRecord
 from cursorprint.stream.settings import load_settings
+from cursorprint.stream.testing import MemoryProducer
 
 __all__ = ["PageServer", "serving_pages", "SITE", "SECRET", "NONCE", "CSP"]
 
@@ -69,22 +70,6 @@ class PageServer:
         return {sid: [seqs[s] for s in sorted(seqs)] for sid, seqs in out.items()}
 
 
-class _MemoryProducer:
-    """Stands in for aiokafka's producer: ``send`` returns an already-acknowledged future."""
-
-    def __init__(self, sink: list[bytes]) -> None:
-        self.sink = sink
-
-    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> asyncio.Future[None]:
-        self.sink.append(value)
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        fut.set_result(None)
-        return fut
-
-    async def stop(self) -> None:
-        return None
-
-
 @asynccontextmanager
 async def serving_pages(configs: dict[str, dict[str, Any]]) -> AsyncIterator[PageServer]:
     """Serve ``/t/{name}`` for each page config (collector options; ``endpoint`` and ``site``
@@ -98,7 +83,7 @@ async def serving_pages(configs: dict[str, dict[str, Any]]) -> AsyncIterator[Pag
     app = create_app(settings, demo=True)
     app.on_startup.clear()                       # no Kafka
     server = PageServer(base=f"http://127.0.0.1:{port}")
-    app[SERVICE_KEY].producer = _MemoryProducer(server.records)
+    app[SERVICE_KEY].producer = MemoryProducer(server.records)
 
     @web.middleware
     async def stall(request: web.Request,

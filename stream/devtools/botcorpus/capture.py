@@ -28,24 +28,9 @@ from cursorprint.stream.ingest.service import BATCH_PATH, SERVICE_KEY, create_ap
 from cursorprint.stream.records.session import SessionRecord
 from cursorprint.stream.records.wire import PointerBatchRecord
 from cursorprint.stream.settings import load_settings
+from cursorprint.stream.testing import MemoryProducer
 
 __all__ = ["CaptureIngest", "sessions_from_records"]
-
-
-class _MemoryProducer:
-    """Stands in for aiokafka's producer: ``send`` returns an already-acknowledged future."""
-
-    def __init__(self, sink: list[bytes]) -> None:
-        self.sink = sink
-
-    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> asyncio.Future[None]:
-        self.sink.append(value)
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        fut.set_result(None)
-        return fut
-
-    async def stop(self) -> None:
-        return None
 
 
 @dataclass
@@ -68,7 +53,7 @@ class CaptureIngest:
                                  ingest_client_rate=1000.0, ingest_client_burst=1000.0)
         app = create_app(settings, demo=True)
         service = app[SERVICE_KEY]
-        service.producer = _MemoryProducer(self.records)
+        service.producer = MemoryProducer(self.records)
         app.on_startup.clear()      # no Kafka connection attempts
         site = service.sites["demo"]
 
