@@ -16,6 +16,9 @@ numbers are finite and within the documented ranges (:class:`WireLimits`; an int
 ±2**53 or a number that overflows a double is refused while the JSON is read, before any
 conversion could overflow: :mod:`~cursorprint.stream.records.strict_json`).
 ``openapi/ingest.yaml`` states the same limits; a test keeps the two in step.
+
+One module for the whole wire schema (a little over 300 lines): every field's check sits next to
+the others, in the order of the OpenAPI file.
 """
 
 from __future__ import annotations

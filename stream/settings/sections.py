@@ -2,6 +2,9 @@
 
 A field's variable name and README text live in its metadata (:func:`setting`); each section
 checks its own values in ``__post_init__`` and names the variable of a bad one.
+
+All sections in one module (a little over 300 lines): together they are the README's settings
+table, and one reader should see every variable, its default and its check side by side.
 """
 
 from __future__ import annotations
