@@ -148,7 +148,10 @@ class LiveState:
                     continue
             elif key.startswith("f:"):
                 state.forwarded.add(key[2:])
-        state.parts.sort(key=lambda p: (p.segment, p.closed, p.scored_at))
+        # a hash has no order; windows scored in one micro-batch share scored_at, so the
+        # window index breaks the tie
+        state.parts.sort(key=lambda p: (p.segment, p.closed, p.scored_at,
+                                        p.part if isinstance(p.part, int) else 0))
         return state
 
 
