@@ -18,7 +18,7 @@ __all__ = [
     "REASON_AUTOMATION", "REASON_TOO_SHORT",
     "REASON_ABOVE_THRESHOLD", "REASON_HEAD_INCOMPATIBLE", "REASON_HEAD_CACHE_STALE",
     "REASON_STRAIGHT", "REASON_CONSTANT_SPEED", "REASON_NO_JITTER", "REASON_TELEPORT",
-    "REASON_REPLAYED", "REASON_REPLAY_UNCHECKED", "declared",
+    "REASON_REPLAYED", "REASON_REPLAY_UNCHECKED", "REASON_NOT_MOUSE", "declared",
 ]
 
 # ---- emitted by the model (re-exported above): too_few_events, no_user_head, no_windows (the
@@ -30,6 +30,9 @@ REASON_ABOVE_THRESHOLD = "score_above_threshold"      # first reason of every al
 # ---- which head scored (besides the model's no_user_head / no_windows)
 REASON_HEAD_INCOMPATIBLE = "head_incompatible"        # the user's head fits another model
 REASON_HEAD_CACHE_STALE = "head_cache_stale"          # Redis down: a cached head was served
+
+# ---- input the mouse model does not judge: pen, touch or mixed pointer sessions
+REASON_NOT_MOUSE = "not_mouse"
 
 # ---- scripted movement (stream/score/scripted.py)
 REASON_STRAIGHT = "scripted_straight_lines"

@@ -13,13 +13,19 @@ from typing import Any
 from cursorprint.model.data.datasets import DatasetError, trajectory_from_session_record
 from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.stream.records.errors import RecordError
+from cursorprint.stream.records.events import POINTER_MOUSE, POINTER_TYPES
 
-__all__ = ["SessionRecord", "SessionRecordError", "CAUSES", "SESSION_RECORD_VERSION"]
+__all__ = ["SessionRecord", "SessionRecordError", "CAUSES", "SESSION_RECORD_VERSION",
+           "POINTER_MIXED", "SESSION_POINTERS"]
 
 SESSION_RECORD_VERSION = 1
 CAUSES = ("exit", "idle", "cap", "window")
 _FIELDS = ("v", "session_id", "user", "site", "path", "screen", "part", "cause", "t0",
            "closed_at", "t", "x", "y", "k", "b")
+#: a session whose batches came from more than one pointer type
+POINTER_MIXED = "mixed"
+#: what a session record's ``pointer`` says; only "mouse" sessions meet the mouse model
+SESSION_POINTERS = (*POINTER_TYPES, POINTER_MIXED)
 
 
 class SessionRecordError(RecordError):
@@ -44,6 +50,8 @@ class SessionRecord:
     y: list[float]
     k: list[int]
     b: list[int]
+    # optional on the wire (records from before it are mouse sessions)
+    pointer: str = POINTER_MOUSE
 
     @property
     def key(self) -> bytes:
@@ -58,7 +66,7 @@ class SessionRecord:
                 "site": self.site, "path": self.path, "screen": list(self.screen),
                 "part": self.part, "cause": self.cause, "t0": self.t0,
                 "closed_at": self.closed_at, "t": self.t, "x": self.x, "y": self.y,
-                "k": self.k, "b": self.b}
+                "k": self.k, "b": self.b, "pointer": self.pointer}
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode()
@@ -89,23 +97,28 @@ class SessionRecord:
         for name in ("t0", "closed_at"):
             if type(obj[name]) not in (int, float):
                 raise SessionRecordError(f"sessions record field {name!r} must be a number")
+        pointer = obj.get("pointer", POINTER_MOUSE)
+        if pointer not in SESSION_POINTERS:
+            raise SessionRecordError(f"sessions record pointer {pointer!r} not in "
+                                     f"{SESSION_POINTERS}")
         rec = cls(session_id=obj["session_id"], user=obj["user"], site=obj["site"],
                   path=obj["path"], screen=(0, 0), part=part, cause=obj["cause"],
                   t0=float(obj["t0"]), closed_at=float(obj["closed_at"]), t=obj["t"],
-                  x=obj["x"], y=obj["y"], k=obj["k"], b=obj["b"])
+                  x=obj["x"], y=obj["y"], k=obj["k"], b=obj["b"], pointer=pointer)
         traj = _trajectory(obj)   # checks columns and screen
         return SessionRecord(**{**rec.__dict__, "screen": traj.screen})
 
     @classmethod
     def from_trajectory(cls, traj: Trajectory, *, session_id: str, user: str, site: str,
                         path: str = "/", part: str | int = "final", cause: str = "exit",
-                        t0: float = 0.0, closed_at: float = 0.0) -> SessionRecord:
+                        t0: float = 0.0, closed_at: float = 0.0,
+                        pointer: str = POINTER_MOUSE) -> SessionRecord:
         """A record carrying ``traj``'s columns as they are (tools, tests, benchmarks)."""
         return cls(session_id=session_id, user=user, site=site, path=path, screen=traj.screen,
                    part=part, cause=cause, t0=t0, closed_at=closed_at,
                    t=[float(v) for v in traj.t], x=[float(v) for v in traj.x],
                    y=[float(v) for v in traj.y], k=[int(v) for v in traj.kind],
-                   b=[int(v) for v in traj.button])
+                   b=[int(v) for v in traj.button], pointer=pointer)
 
     def to_trajectory(self) -> Trajectory:
         """The events as a :class:`Trajectory` (the same reader offline tools use)."""
