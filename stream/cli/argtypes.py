@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-__all__ = ["int_at_least", "positive_int", "non_negative_int"]
+__all__ = ["int_at_least", "positive_int", "non_negative_int", "tcp_port"]
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -28,3 +28,14 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
+
+
+def tcp_port(text: str) -> int:
+    """An argparse ``type=``: a TCP port to listen on, 1..65535."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a TCP port (1..65535), got {text!r}") from None
+    if not 0 < v < 65536:
+        raise argparse.ArgumentTypeError(f"expected a TCP port (1..65535), got {text!r}")
+    return v

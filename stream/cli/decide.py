@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cursorprint.stream.cli.argtypes import tcp_port
+
 __all__ = ["register"]
 
 
@@ -15,7 +17,7 @@ def register(sub: Any) -> None:
     dsub = decide.add_subparsers(dest="decide_command", metavar="ACTION", required=True)
     serve = dsub.add_parser("serve", help="serve POST /v1/decisions and POST /v1/feedback")
     serve.add_argument("--host", help="listen address (default CURSORPRINT_DECIDE_HOST)")
-    serve.add_argument("--port", type=int, help="port (default CURSORPRINT_DECIDE_PORT)")
+    serve.add_argument("--port", type=tcp_port, help="port (default CURSORPRINT_DECIDE_PORT)")
     serve.set_defaults(handler=_serve)
     key = dsub.add_parser("key", help="print a new random API key and its sha256: form for "
                           "CURSORPRINT_DECIDE_SITES")
@@ -35,9 +37,6 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings(sections=ROLE_SECTIONS["decide"])
     host = args.host or settings.decide.host
     port = settings.decide.port if args.port is None else args.port
-    if not 0 < port < 65536:
-        print(f"cursorprint decide serve: --port {port}: not a TCP port", file=sys.stderr)
-        return 2
     print(f"decide: http://{host}:{port}/v1/decisions and /v1/feedback "
           f"(sites: {', '.join(sorted(settings.decide.site_configs()))})", flush=True)
     web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)

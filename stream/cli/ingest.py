@@ -6,13 +6,15 @@ import argparse
 import sys
 from typing import Any
 
+from cursorprint.stream.cli.argtypes import tcp_port
+
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
     ingest = sub.add_parser("ingest", help="serve POST /v1/batches (browser batches -> Kafka)")
     ingest.add_argument("--host", help="listen address (default CURSORPRINT_INGEST_HOST)")
-    ingest.add_argument("--port", type=int, help="port (default CURSORPRINT_INGEST_PORT)")
+    ingest.add_argument("--port", type=tcp_port, help="port (default CURSORPRINT_INGEST_PORT)")
     ingest.add_argument("--demo", action="store_true",
                         help="also serve a demo page with the collector at /demo")
     ingest.set_defaults(handler=_serve)
@@ -35,9 +37,6 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings(sections=ROLE_SECTIONS["ingest"])
     host = args.host or settings.ingest.host
     port = settings.ingest.port if args.port is None else args.port
-    if not 0 < port < 65536:
-        print(f"cursorprint ingest: --port {port}: not a TCP port", file=sys.stderr)
-        return 2
     print(f"ingest: http://{host}:{port}/v1/batches -> Kafka {settings.kafka.bootstrap}"
           + (f"; demo page http://{host}:{port}/demo" if args.demo else ""), flush=True)
     web.run_app(create_app(settings, demo=args.demo), host=host, port=port, print=None,

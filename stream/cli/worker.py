@@ -7,13 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cursorprint.stream.cli.argtypes import tcp_port
+
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
     w = sub.add_parser("worker", help="run a stream worker (Faust): sessionizer, scorer or all")
     w.add_argument("role", choices=["sessionizer", "scorer", "all"])
-    w.add_argument("--web-port", type=int, default=None,
+    w.add_argument("--web-port", type=tcp_port, default=None,
                    help="port of /metrics, /healthz, /readyz (default CURSORPRINT_WORKER_WEB_PORT)")
     w.add_argument("--model", type=Path, default=None, metavar="DIR",
                    help="model directory (default CURSORPRINT_MODEL_DIR)")
@@ -25,10 +27,6 @@ def _worker(args: argparse.Namespace) -> int:
 
     settings = load_settings(sections=ROLE_SECTIONS[args.role])
     if args.web_port is not None:
-        if not 0 < args.web_port < 65536:
-            print(f"cursorprint worker: --web-port {args.web_port}: not a TCP port",
-                  file=sys.stderr)
-            return 2
         settings = settings.replace(worker_web_port=args.web_port)
     model_dir = args.model or settings.scorer.model_dir
     if args.role in ("scorer", "all") and not (Path(model_dir) / "model.json").is_file():
