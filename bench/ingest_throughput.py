@@ -28,7 +28,7 @@ from cursorprint.stream.records.wire import PointerBatchRecord, parse_wire_batch
 from cursorprint.stream.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
-SECRET = "bench-secret-0123"
+SECRET = "bench-secret-0123456789abcdef-0123"
 ORIGIN = "https://bench.example"
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 __all__ = ["SiteConfig", "parse_sites", "DEMO_SITES", "SITE_KEY_RE"]
 
 SITE_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-DEMO_SITES = ("demo=dev-demo-secret-change-me="
+DEMO_SITES = ("demo=dev-demo-secret-change-me-0123456789abcdef="
               "http://127.0.0.1:*|http://localhost:*|http://[::1]:*")
 
 

@@ -112,7 +112,7 @@ def test_bad_query_is_rejected(prom: PrometheusServer) -> None:
 
 # --------------------------------------------------------------------------- the real ingest
 
-SITE, SECRET, ORIGIN = "shop-a", "integration-site-secret", "http://127.0.0.1:8000"
+SITE, SECRET, ORIGIN = "shop-a", "integration-site-secret-0123456789ab", "http://127.0.0.1:8000"
 INGEST_SERIES = ("cursorprint_ingest_", "cursorprint_kafka_produce_seconds")
 
 

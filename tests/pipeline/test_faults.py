@@ -42,7 +42,7 @@ from tests.support.stack import PrivateRedis
 
 pytestmark = pytest.mark.integration
 
-SECRET = "faults-site-secret-01"
+SECRET = "faults-site-secret-0123456789abcdef"
 SITES = f"faults={SECRET}=https://faults.example"
 HEADERS = {"Content-Type": "text/plain", "Origin": "https://faults.example"}
 

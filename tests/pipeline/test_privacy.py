@@ -33,7 +33,7 @@ from tests.support.procs import read_to_end
 
 pytestmark = pytest.mark.integration
 
-SECRET = "privacy-site-secret-0123"
+SECRET = "privacy-site-secret-0123456789abcdef"
 SITES = f"privacy={SECRET}=https://privacy.example"
 ORIGIN = "https://privacy.example"
 
