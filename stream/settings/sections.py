@@ -74,10 +74,24 @@ class GeneralSettings:
                          "logs.", Path(".cursorprint"))
     log_level: str = setting("LOG_LEVEL", "Python log level: DEBUG, INFO, WARNING or ERROR.",
                              "INFO")
+    # relative to the working directory, like HOME: in a checkout, ../shared/datasets is where
+    # the shared data sets sit; an installed wheel has no such neighbour, so it is a setting
+    data_dir: Path = setting("DATA_DIR", "Folder holding the public data sets (`balabit/`, "
+                             "`sapimouse/`) that commands read when no folder is given.",
+                             Path("../shared/datasets"))
 
     def __post_init__(self) -> None:
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise _bad(self, "log_level", "use DEBUG, INFO, WARNING or ERROR")
+
+    def dataset(self, name: str) -> Path:
+        """The folder of data set ``name`` (``balabit``, ``sapimouse``) under ``data_dir``."""
+        path = self.data_dir / name
+        if not path.is_dir():
+            raise SettingsError(f"{_var(self, 'data_dir')}={str(self.data_dir)!r}: no {name} "
+                                f"data set at {path.resolve()} (set {_var(self, 'data_dir')} to "
+                                f"the folder holding {name}/, or give the folder explicitly)")
+        return path
 
 
 @dataclass(frozen=True)
