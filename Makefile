@@ -61,3 +61,9 @@ k8s-check: install
 .PHONY: image
 image: install
 	FLAVOUR=$${FLAVOUR:-cpu} PY=$(PY) bash image/build.sh
+
+# Runs the image's entrypoint (from the unpacked archive, as user 10001) against a private local
+# stack until `cursorprint worker scorer` answers /readyz (root; a few minutes).
+.PHONY: image-try-scorer
+image-try-scorer: install
+	FLAVOUR=$${FLAVOUR:-cpu} PY=$(PY) bash image/try_scorer.sh

@@ -44,13 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     c.add_argument("--libs", default=",".join(_all_libs()),
                    help="comma-separated libraries (default: all)")
     c.add_argument("--sessions", type=int, default=25, help="page sessions per library")
-    c.add_argument("--sapimouse", type=Path, default=Path("../shared/datasets/sapimouse"),
-                   help="SapiMouse folder (human strokes for the replay library)")
+    c.add_argument("--sapimouse", type=Path, default=None, help="SapiMouse folder (human "
+                   "strokes for the replay library; default CURSORPRINT_DATA_DIR/sapimouse)")
     c.add_argument("--seed", type=int, default=1)
     c.set_defaults(handler=_corpus)
     t = verbs.add_parser("train", help="leave-one-library-out report + final bot model")
     t.add_argument("--corpus", type=Path, required=True)
-    t.add_argument("--sapimouse", type=Path, default=Path("../shared/datasets/sapimouse"))
+    t.add_argument("--sapimouse", type=Path, default=None,
+                   help="SapiMouse folder (default CURSORPRINT_DATA_DIR/sapimouse)")
     t.add_argument("--balabit", type=Path, default=None,
                    help="Balabit folder: also report the FPR on its people")
     t.add_argument("--out", type=Path, required=True, help="model folder (bot.json, report.json)")
@@ -76,11 +77,20 @@ def _all_libs() -> tuple[str, ...]:
     return ALL_LIBS
 
 
+def _sapimouse(args: argparse.Namespace) -> Path:
+    """``--sapimouse``, else the data set under CURSORPRINT_DATA_DIR (SettingsError if absent)."""
+    from cursorprint.stream.settings import load_settings
+
+    if args.sapimouse is not None:
+        return Path(args.sapimouse)
+    return load_settings(sections=("general",)).general.dataset("sapimouse")
+
+
 def _corpus(args: argparse.Namespace) -> int:
     from cursorprint.stream.devtools.botcorpus.corpus import make_corpus
 
     summary = make_corpus(args.out, [s for s in args.libs.split(",") if s], args.sessions,
-                          args.sapimouse, args.seed)
+                          _sapimouse(args), args.seed)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -88,7 +98,7 @@ def _corpus(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from cursorprint.model.bots.train import train_and_report
 
-    train_and_report(args.corpus, args.sapimouse, args.out, args.balabit,
+    train_and_report(args.corpus, _sapimouse(args), args.out, args.balabit,
                      [k for k in args.kinds.split(",") if k],
                      progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(args.out / "report.json")

@@ -48,7 +48,7 @@ def register(sub: Any) -> None:
     run = sub.add_parser("run", help="the main job: local stack, a model (trained if missing), "
                                      "ingest + workers, a Balabit playback with results")
     run.add_argument("--data", type=Path, default=None, metavar="DIR",
-                     help="Balabit folder (default ../shared/datasets/balabit)")
+                     help="Balabit folder (default CURSORPRINT_DATA_DIR/balabit)")
     run.add_argument("--limit", type=positive_int, default=40, metavar="N")
     run.add_argument("--keep", action="store_true", help="leave ingest + workers running "
                      "(demo page) until Ctrl-C")

@@ -30,11 +30,6 @@ QUICK_BALABIT = {"image_size": 32, "blocks": 2, "emb_dim": 64, "epochs": 3,
                  "max_windows_per_user": 200, "head_windows_per_user": 400}
 
 
-def _default_data() -> Path:
-    here = Path(__file__).resolve().parents[2]
-    return here.parent / "shared" / "datasets" / "balabit"
-
-
 def ensure_model(settings: Settings, data: Path) -> str:
     """The model version in ``settings.model_dir``; trains a quick Balabit model if missing."""
     from cursorprint.model.nets.modeldir import read_info
@@ -54,7 +49,7 @@ def ensure_model(settings: Settings, data: Path) -> str:
 
 
 def main_job(data: Path | None = None, limit: int = 40, keep: bool = False) -> int:
-    """The main job; ``data`` is the Balabit folder (default: the shared data set)."""
+    """The main job; ``data`` is the Balabit folder (default: CURSORPRINT_DATA_DIR/balabit)."""
     from cursorprint.stream.devtools.playback import (
         PlaybackError,
         load_balabit_sessions,
@@ -64,7 +59,7 @@ def main_job(data: Path | None = None, limit: int = 40, keep: bool = False) -> i
     from cursorprint.stream.devtools.stack import Stack, StackError
 
     settings = load_settings()
-    data = data or _default_data()
+    data = data or settings.general.dataset("balabit")   # SettingsError names the path
     if not (data / "test_files").is_dir():
         print(f"cursorprint run: --data {data}: not the Balabit folder (no test_files/)",
               file=sys.stderr)
