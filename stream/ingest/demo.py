@@ -14,17 +14,27 @@ from cursorprint.stream.ingest.identity import mint_token
 from cursorprint.stream.records.errors import RejectedInput
 from cursorprint.stream.settings.sites import SiteConfig
 
-__all__ = ["add_demo_routes", "COLLECTOR_FILES", "DEMO_SITE", "STATIC"]
+__all__ = ["add_demo_routes", "collector_dist", "COLLECTOR_FILES", "DEMO_SITE", "STATIC"]
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
+# The built collector: an installed wheel carries it as package data (setup.py copies it there);
+# a source checkout serves `npm run build`'s output in collector_js/dist in place.
+PACKAGED_COLLECTOR = STATIC / "collector"
+CHECKOUT_COLLECTOR = Path(__file__).resolve().parents[2] / "collector_js" / "dist"
 COLLECTOR_FILES = frozenset({"cursorprint.min.js", "cursorprint.esm.js"})
 DEMO_SITE = "demo"
 MAX_DEMO_USER_CHARS = 128
 
 
+def collector_dist() -> Path:
+    """The folder of the built collector files (COLLECTOR_FILES) this installation serves."""
+    return PACKAGED_COLLECTOR if PACKAGED_COLLECTOR.is_dir() else CHECKOUT_COLLECTOR
+
+
 def add_demo_routes(app: web.Application, sites: Mapping[str, SiteConfig], batch_path: str,
                     collector_dir: Path) -> None:
-    """``GET /demo?user=``, ``GET /demo/bye`` and ``GET /collector/{name}`` on ``app``."""
+    """``GET /demo?user=``, ``GET /demo/bye`` and ``GET /collector/{name}`` (the files in
+    ``collector_dir``) on ``app``."""
 
     async def demo_page(request: web.Request) -> web.Response:
         site = sites.get(DEMO_SITE)
@@ -44,7 +54,7 @@ def add_demo_routes(app: web.Application, sites: Mapping[str, SiteConfig], batch
 
     async def collector_file(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        path = collector_dir / "dist" / name
+        path = collector_dir / name
         if name not in COLLECTOR_FILES or not path.is_file():
             raise RejectedInput("not_found", f"{name[:80]}: not built (run `npm run build` in "
                                 "collector_js)", status=404)

@@ -29,7 +29,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from cursorprint.stream.ingest.checks import BatchChecks
-from cursorprint.stream.ingest.demo import add_demo_routes
+from cursorprint.stream.ingest.demo import add_demo_routes, collector_dist
 from cursorprint.stream.ingest.producer import BatchProducer
 from cursorprint.stream.metrics import INGEST_BATCH_EVENTS, INGEST_EVENTS, INGEST_REQUESTS
 from cursorprint.stream.records.errors import Refusal, RejectedInput
@@ -39,6 +39,8 @@ __all__ = ["create_app", "IngestService", "BATCH_PATH", "SERVICE_KEY", "COLLECTO
 
 log = logging.getLogger(__name__)
 BATCH_PATH = "/v1/batches"
+# the checkout's collector sources (dev tools run node from there); what ingest serves is
+# demo.collector_dist(), which an installed wheel carries as package data
 COLLECTOR_DIR = Path(__file__).resolve().parents[2] / "collector_js"
 _CLOSE_AFTER = frozenset({408, 413})   # the rest of the body is never read
 
@@ -50,12 +52,12 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 class IngestService:
     """One ingest process: the request checks, the Kafka producer and the handlers."""
 
-    def __init__(self, settings: Settings, collector_dir: Path = COLLECTOR_DIR) -> None:
+    def __init__(self, settings: Settings, collector_dir: Path | None = None) -> None:
         self.settings = settings
         self.checks = BatchChecks(settings)
         self.sites = self.checks.sites
         self.kafka = BatchProducer(settings.kafka.bootstrap, settings.ingest.produce_timeout_s)
-        self.collector_dir = collector_dir
+        self.collector_dir = collector_dir or collector_dist()   # the built collector files
 
     @property
     def producer(self) -> Any:
@@ -145,7 +147,7 @@ def _middleware(service: IngestService) -> Callable[..., Awaitable[web.StreamRes
     return middleware
 
 
-def create_app(settings: Settings, *, demo: bool = False, collector_dir: Path = COLLECTOR_DIR,
+def create_app(settings: Settings, *, demo: bool = False, collector_dir: Path | None = None,
                idle_timeout_s: float | None = None) -> web.Application:
     """The aiohttp application; the producer connects in the background at start-up.
     ``idle_timeout_s`` overrides the setting (tests)."""
@@ -164,7 +166,7 @@ def create_app(settings: Settings, *, demo: bool = False, collector_dir: Path = 
     app.router.add_get("/healthz", service.healthz)
     app.router.add_get("/readyz", service.readyz)
     if demo:
-        add_demo_routes(app, service.sites, BATCH_PATH, collector_dir)
+        add_demo_routes(app, service.sites, BATCH_PATH, service.collector_dir)
     app.on_startup.append(service.start)
     app.on_cleanup.append(service.stop)
     return app

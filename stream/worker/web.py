@@ -111,10 +111,10 @@ def add_web(app: faust.App, settings: Settings, ready: dict[str, bool], recent: 
 
     @app.page("/demo/cursorprint.min.js")
     async def collector_script(web: Any, request: Any) -> Any:
-        """The built browser collector (collector_js/dist), served next to the demo page."""
-        from cursorprint.stream.ingest.service import COLLECTOR_DIR
+        """The built browser collector, served next to the demo page."""
+        from cursorprint.stream.ingest.demo import collector_dist
 
-        path = COLLECTOR_DIR / "dist" / "cursorprint.min.js"
+        path = collector_dist() / "cursorprint.min.js"
         if not path.is_file():
             return web.json({"error": "not_found", "detail": "collector not built (run `npm "
                              "run build` in collector_js)"}, status=404)
