@@ -161,6 +161,7 @@ def add_sessionizer(app: faust.App, settings: Settings, ready: dict[str, bool],
     cfg = SessionizerConfig(idle_s=settings.sessionizer.idle_s,
                             max_events=settings.sessionizer.max_events,
                             window_events=settings.sessionizer.window_events,
+                            first_window_events=settings.sessionizer.first_window_events,
                             max_pending=settings.sessionizer.max_pending)
     ready["sessionizer"] = False
     sz = Sessionizer(table, cfg)     # shared by both agents (one event loop)

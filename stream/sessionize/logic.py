@@ -8,8 +8,14 @@ Pure and synchronous so unit tests drive it with a plain dict; the Faust agent i
 A session closes on its exit batch once every batch before it arrived (cause ``exit``), on
 inactivity (``idle``, by :meth:`Sessionizer.on_tick`), or at ``max_events`` (``cap``); while it
 is open, every ``window_events`` in-order events also publish a rolling window of the latest
-events for live scoring. Memory per open session is bounded by ``max_events`` plus one batch
-and by ``max_pending`` out-of-order batches (then the sequence gap is given up on).
+events for live scoring. The first window comes early, after ``first_window_events`` (a few
+seconds of movement), so a page has a live score long before ``window_events`` events; each
+window holds the events since the one before, so windows never overlap (the decision call adds
+their evidence up). Memory per open session is bounded by ``max_events`` plus one batch and by
+``max_pending`` out-of-order batches (then the sequence gap is given up on).
+
+Every record carries the session's pointer type (``pointer``: mouse, pen, touch, or
+``mixed`` when its batches disagree), so the scorer meets only mouse sessions as mouse input.
 
 **Continuations.** A batch that comes after its session closed is either a duplicate of one
 already included (dropped, reason ``late``) or new movement: the person came back after an idle
@@ -60,8 +66,19 @@ class SessionizerConfig:
     idle_s: float = 30.0
     max_events: int = 20000
     window_events: int = 2048      # 0: no rolling windows
+    first_window_events: int = 256  # the first rolling window, if < window_events (0: off)
     max_pending: int = 64
     closed_ttl_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.first_window_events < 0:
+            raise ValueError(f"first_window_events={self.first_window_events} must be >= 0")
+
+    def next_window(self, windows: int) -> int:
+        """In-order events that make rolling window number ``windows`` (0: no windows)."""
+        if windows == 0 and self.first_window_events:
+            return min(self.first_window_events, self.window_events)
+        return self.window_events
 
 
 @dataclass
@@ -123,7 +140,7 @@ class Sessionizer:
             out.dropped.append("duplicate")
             return out
         out.writes[batch_key(sid, rec.seq)] = encode_batch(rec)
-        head.accept(rec.seq, rec.n_events, rec.t0, rec.final, partition, now_ms)
+        head.accept(rec.seq, rec.n_events, rec.t0, rec.final, partition, now_ms, rec.pt)
         if len(head.pending) > self.cfg.max_pending:
             out.dropped.append("gap")      # a missing batch is given up on
             head.give_up_gap()
@@ -132,8 +149,9 @@ class Sessionizer:
         elif head.complete:
             self._close(sid, head, "exit", now_ms, out)
         else:
-            if self.cfg.window_events and head.since_window >= self.cfg.window_events:
-                out.records.append(self._window(sid, head, now_ms, out))
+            size = self.cfg.next_window(head.windows)
+            if size and head.since_window >= size:
+                out.records.append(self._window(sid, head, size, now_ms, out))
                 head.windows += 1
                 head.since_window = 0
             out.writes[header_key(sid)] = head.to_json()
@@ -202,11 +220,12 @@ class Sessionizer:
             session_id=sid, user=head.user, site=head.site, path=head.path,
             screen=head.screen, part=part, cause=cause, t0=t0, closed_at=now_ms,
             t=t_s.tolist(), x=cols["x"].tolist(), y=cols["y"].tolist(),
-            k=cols["k"].astype(int).tolist(), b=cols["b"].astype(int).tolist())
+            k=cols["k"].astype(int).tolist(), b=cols["b"].astype(int).tolist(),
+            pointer=head.pointer)
 
-    def _window(self, sid: str, head: SessionHeader, now_ms: float, out: Outcome
+    def _window(self, sid: str, head: SessionHeader, size: int, now_ms: float, out: Outcome
                 ) -> SessionRecord:
-        """The last ``window_events`` in-order events, as rolling window ``head.windows``."""
+        """The last ``size`` in-order events, as rolling window ``head.windows``."""
         tail: list[int] = []
         events = 0
         for seq in reversed(head.contiguous_seqs()):       # newest in-order batches first
@@ -215,11 +234,10 @@ class Sessionizer:
                 continue
             tail.append(seq)
             events += batch_size(batch)
-            if events >= self.cfg.window_events:
+            if events >= size:
                 break
         t0, cols = self._events(sid, tail[::-1], out)
-        keep = self.cfg.window_events
-        cols = {c: v[-keep:] for c, v in cols.items()}
+        cols = {c: v[-size:] for c, v in cols.items()}
         return self._record(sid, head, t0, cols, head.windows, "window", now_ms)
 
     def _close(self, sid: str, head: SessionHeader, cause: str, now_ms: float,

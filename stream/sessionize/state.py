@@ -17,7 +17,8 @@ gaps are ranges, not one entry per batch).
 
 The store holds the JSON form (what the changelog carries and what recovery reads back); the
 logic reads and writes only the typed objects, through :func:`decode_header` and ``to_json``.
-The JSON keys are short and stable: state written by an earlier release is read back as is.
+The JSON keys are short and stable: state written by an earlier release is read back as is (a
+header without ``pt``, the pointer type, is a mouse session's: the only kind there was).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from cursorprint.stream.records.events import POINTER_MOUSE
+from cursorprint.stream.records.session import POINTER_MIXED
 from cursorprint.stream.records.wire import PointerBatchRecord
 
 __all__ = ["SessionHeader", "ClosedSession", "decode_header", "encode_batch", "header_key",
@@ -74,21 +77,23 @@ class SessionHeader:
     final_seq: int | None = None
     pending: list[tuple[int, int]] = field(default_factory=list)   # held (seq, events), sorted
     skipped: list[tuple[int, int]] = field(default_factory=list)   # given-up gaps [a, b)
+    pointer: str = POINTER_MOUSE   # of its events: mouse, pen, touch or POINTER_MIXED
 
     @classmethod
     def open(cls, rec: PointerBatchRecord, partition: int, first_seq: int,
              now_ms: float) -> SessionHeader:
         return cls(user=rec.user, site=rec.site, path=rec.path, screen=rec.vp,
                    partition=partition, t0=rec.t0, t0_seq=rec.seq, first_seq=first_seq,
-                   next_seq=first_seq, last_ms=now_ms)
+                   next_seq=first_seq, last_ms=now_ms, pointer=rec.pt)
 
     def has(self, seq: int) -> bool:
         """Whether batch ``seq`` was accepted already (in order or held)."""
         return seq < self.next_seq or any(s == seq for s, _ in self.pending)
 
     def accept(self, seq: int, n_events: int, t0: float, final: bool, partition: int,
-               now_ms: float) -> None:
+               now_ms: float, pointer: str = POINTER_MOUSE) -> None:
         """Count a new batch in: in order, or held until the ones before it arrive."""
+        self.note_pointer(pointer, n_events)
         self.n_events += n_events
         self.last_ms = now_ms
         self.partition = partition
@@ -102,6 +107,14 @@ class SessionHeader:
         else:
             bisect.insort(self.pending, (seq, n_events))
         self._advance()
+
+    def note_pointer(self, pointer: str, n_events: int) -> None:
+        """Take in the pointer type of a batch of ``n_events`` events. An empty batch (a final
+        flush) says nothing about the pointer; once events of two types are in, the session is
+        POINTER_MIXED for good (the scorer never meets it as a mouse session)."""
+        if not n_events or pointer == self.pointer:
+            return
+        self.pointer = pointer if self.n_events == 0 else POINTER_MIXED
 
     def give_up_gap(self) -> None:
         """Stop waiting for the missing batch before the first held one."""
@@ -139,13 +152,16 @@ class SessionHeader:
         return self.contiguous_seqs() + [s for s, _ in self.pending]
 
     def to_json(self) -> dict[str, Any]:
-        return {"user": self.user, "site": self.site, "path": self.path,
-                "screen": list(self.screen), "p": self.partition, "t0": self.t0,
-                "t0_seq": self.t0_seq, "first": self.first_seq, "next": self.next_seq,
-                "last": self.last_ms, "n": self.n_events, "win": self.windows,
-                "since_win": self.since_window, "final": self.final_seq,
-                "pending": [list(p) for p in self.pending],
-                "skipped": [list(s) for s in self.skipped], "closed": False}
+        obj = {"user": self.user, "site": self.site, "path": self.path,
+               "screen": list(self.screen), "p": self.partition, "t0": self.t0,
+               "t0_seq": self.t0_seq, "first": self.first_seq, "next": self.next_seq,
+               "last": self.last_ms, "n": self.n_events, "win": self.windows,
+               "since_win": self.since_window, "final": self.final_seq,
+               "pending": [list(p) for p in self.pending],
+               "skipped": [list(s) for s in self.skipped], "closed": False}
+        if self.pointer != POINTER_MOUSE:      # absent = mouse, as in state from before it
+            obj["pt"] = self.pointer
+        return obj
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> SessionHeader:
@@ -157,7 +173,8 @@ class SessionHeader:
                    windows=int(obj["win"]), since_window=int(obj["since_win"]),
                    final_seq=None if obj["final"] is None else int(obj["final"]),
                    pending=[(int(s), int(n)) for s, n in obj["pending"]],
-                   skipped=[(int(a), int(b)) for a, b in obj["skipped"]])
+                   skipped=[(int(a), int(b)) for a, b in obj["skipped"]],
+                   pointer=str(obj.get("pt", POINTER_MOUSE)))
 
 
 @dataclass(frozen=True)

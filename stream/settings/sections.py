@@ -216,6 +216,11 @@ class SessionizerSettings:
     window_events: int = setting("SESSION_WINDOW_EVENTS", "Emit a rolling window for live "
                                  "scoring every this many new events of an open session "
                                  "(0: off).", 2048)
+    first_window_events: int = setting("SESSION_FIRST_WINDOW_EVENTS", "The first rolling "
+                                       "window comes after this many events (a few seconds of "
+                                       "movement: a page has a live score early), the next "
+                                       "ones every SESSION_WINDOW_EVENTS (0: the first at "
+                                       "SESSION_WINDOW_EVENTS too).", 256)
     max_pending: int = setting("SESSION_MAX_PENDING", "Out-of-order batches held per session "
                                "before a sequence gap is given up on.", 64)
     tick_s: float = setting("SESSION_TICK_S", "Interval of the sessionizer's idle check (Faust "
@@ -226,6 +231,8 @@ class SessionizerSettings:
         _at_least_one(self, "max_events", "max_pending")
         if self.window_events < 0:
             raise _bad(self, "window_events", "must be >= 0 (0: off)")
+        if self.first_window_events < 0:
+            raise _bad(self, "first_window_events", "must be >= 0 (0: off)")
 
 
 @dataclass(frozen=True)

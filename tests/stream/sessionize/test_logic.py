@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
-from cursorprint.stream.records.session import SessionRecord, SessionRecordError
+from cursorprint.stream.records.session import POINTER_MIXED, SessionRecord, SessionRecordError
 from cursorprint.stream.records.wire import PointerBatchRecord
 from cursorprint.stream.sessionize.logic import Outcome, Sessionizer, SessionizerConfig
 
@@ -194,3 +195,84 @@ def test_no_idle_close_while_the_partition_has_a_backlog() -> None:
     assert apply(store, sz.on_tick(0, 60_000.0, close_idle=False)) == []
     recs, _ = run(sz, store, [batch(1, final=True)], now=61_000.0)
     assert [(r.cause, r.n_events) for r in recs] == [("exit", 20)]
+
+
+def typed(seq: int, pt: str, n: int = 10, final: bool = False, sid: str = "sess-0001"
+          ) -> PointerBatchRecord:
+    return replace(batch(seq, n=n, final=final, sid=sid), pt=pt)
+
+
+def test_the_pointer_type_of_the_batches_is_the_sessions() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(window_events=0))
+    recs, _ = run(sz, store, [typed(0, "touch"), typed(1, "touch", final=True)])
+    assert [(r.cause, r.pointer) for r in recs] == [("exit", "touch")]
+    assert SessionRecord.from_bytes(recs[0].to_bytes()).pointer == "touch"
+    pen, _ = run(sz, store, [typed(0, "pen", final=True, sid="sess-0002")])
+    assert pen[0].pointer == "pen"
+    mouse, _ = run(sz, store, [batch(0, final=True, sid="sess-0003")])
+    assert mouse[0].pointer == "mouse"
+
+
+def test_batches_of_two_pointer_types_make_a_mixed_session_never_a_mouse_one() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(window_events=25))
+    recs, _ = run(sz, store, [typed(0, "mouse", n=20), typed(1, "touch", n=20),
+                              typed(2, "mouse", n=20), typed(3, "mouse", final=True)])
+    assert [(r.part, r.pointer) for r in recs] == [(0, POINTER_MIXED), ("final", POINTER_MIXED)]
+    # held out of order too: the type of a batch counts when it is accepted
+    store2: dict[str, Any] = {}
+    sz2 = Sessionizer(store2, SessionizerConfig(window_events=0))
+    recs2, _ = run(sz2, store2, [typed(0, "pen"), typed(2, "mouse", final=True),
+                                 typed(1, "pen")])
+    assert [r.pointer for r in recs2] == [POINTER_MIXED]
+
+
+def test_an_empty_final_flush_says_nothing_about_the_pointer() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(window_events=0))
+    empty = replace(typed(1, "mouse", final=True), ev={c: [] for c in ("dt", "x", "y", "k", "b")})
+    recs, _ = run(sz, store, [typed(0, "touch"), empty])
+    assert [(r.cause, r.pointer, r.n_events) for r in recs] == [("exit", "touch", 10)]
+
+
+def test_the_pointer_type_is_kept_in_state_and_a_continuation_has_its_own() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(idle_s=1, window_events=0))
+    run(sz, store, [typed(0, "touch")], now=0.0)
+    assert store["h:sess-0001"]["pt"] == "touch"
+    # a fresh instance on the stored state (a restart: state comes from the changelog)
+    again = Sessionizer(store, SessionizerConfig(idle_s=1, window_events=0))
+    idle = apply(store, again.on_tick(0, 5000.0))
+    assert [(r.cause, r.pointer) for r in idle] == [("idle", "touch")]
+    later, _ = run(again, store, [typed(1, "mouse", final=True)], now=6000.0)
+    assert [(r.session_id, r.pointer) for r in later] == [("sess-0001~1", "mouse")]
+
+
+def test_state_without_a_pointer_type_is_a_mouse_session() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(window_events=0))
+    run(sz, store, [batch(0)])
+    assert "pt" not in store["h:sess-0001"]       # compact: absent means mouse, as before
+    recs, _ = run(sz, store, [batch(1, final=True)])
+    assert recs[0].pointer == "mouse"
+
+
+def test_the_first_rolling_window_comes_early_then_the_regular_cadence() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(window_events=60, first_window_events=15))
+    recs, _ = run(sz, store, [batch(i) for i in range(9)] + [batch(9, final=True)])
+    windows = [r for r in recs if r.cause == "window"]
+    # window 0 after 20 events (two batches), window 1 after 60 more: they never overlap
+    assert [(w.part, w.n_events) for w in windows] == [(0, 15), (1, 60)]
+    assert windows[0].x == list(range(5, 20))
+    assert windows[1].x == list(range(20, 80))
+    assert recs[-1].part == "final" and recs[-1].n_events == 100
+    # off: the first window at window_events; no rolling windows at all without them
+    for cfg, want in ((SessionizerConfig(window_events=60, first_window_events=0), [(0, 60)]),
+                      (SessionizerConfig(window_events=0, first_window_events=15), [])):
+        st: dict[str, Any] = {}
+        got, _ = run(Sessionizer(st, cfg), st, [batch(i) for i in range(9)])
+        assert [(r.part, r.n_events) for r in got] == want
+    with pytest.raises(ValueError, match="first_window_events=-1"):
+        SessionizerConfig(first_window_events=-1)
