@@ -44,6 +44,10 @@ echo "image: wheels for $LOCK (hash-checked, Linux x86_64, CPython 3.11) and cur
 # whatever is uncommitted in the working tree
 mkdir -p "$work/src"
 git archive HEAD | tar -x -C "$work/src"
+# the collector bundle the wheel carries as package data (setup.py), built from HEAD's
+# collector_js sources with the checkout's esbuild (collector_js/node_modules, from install.sh)
+ln -s "$PWD/collector_js/node_modules" "$work/src/collector_js/node_modules"
+(cd "$work/src/collector_js" && npm run --silent build)
 "$PY" -m pip wheel -q --no-deps --no-cache-dir -w "$work/wheels" "$work/src"
 cp "$LOCK" "$work/wheels/requirements.txt"
 
