@@ -11,9 +11,13 @@
   calibration people (never the people the FPR is reported on). Saved as ``bot.json``
   in a model directory (plain JSON, no pickle).
 
-Reason codes: ``automation_suspected`` above the threshold, ``bot_too_few_moves`` when there is
-too little movement to judge; apart from the codes, ``evidence`` names the features that pushed
-the supervised logit up the most (largest weight x standardised value terms).
+Reason codes: ``automation_suspected`` when the reported ``bot_score`` (the fused score rescaled to
+[0, 1], the calibrated threshold at :data:`FLAG_AT`) is at or above the caller's cut (the offline
+``cursorprint score`` uses :data:`FLAG_AT`, the stream's scorer each site's
+``CURSORPRINT_BOT_THRESHOLD``: both call :meth:`BotModel.score`), ``bot_too_few_moves`` (and no
+score) when there is too little movement to judge; apart from the codes, ``evidence`` names the
+features that pushed the supervised logit up the most (largest weight x standardised value
+terms).
 """
 
 from __future__ import annotations
@@ -29,11 +33,15 @@ from cursorprint.model.bots.features import BOT_FEATURES, MIN_MOVES, bot_feature
 from cursorprint.model.data.trajectory import KIND_MOVE, Trajectory
 
 __all__ = ["LogReg", "MLP", "HumanDensity", "BotModel", "BotScore", "auc", "BOT_MODEL_FILE",
-           "REASON_AUTOMATION", "REASON_TOO_SHORT", "horizon_of"]
+           "REASON_AUTOMATION", "REASON_TOO_SHORT", "FLAG_AT", "horizon_of"]
 
 BOT_MODEL_FILE = "bot.json"
 REASON_AUTOMATION = "automation_suspected"
 REASON_TOO_SHORT = "bot_too_few_moves"
+#: the bot score of the calibrated threshold (:meth:`BotModel.scale` puts it at 0.5); the fused
+#: score is at most log10 of the calibration set's size above it, so the bot score stays below
+#: 1 - 1e-5 and a cut of 1 never flags
+FLAG_AT = 0.5
 
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -222,9 +230,10 @@ def _tail(ref: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BotScore:
-    """One recording's bot verdict: ``score`` in [0, 1] (fused human tail rescaled), ``flag``."""
+    """One recording's bot verdict: ``score`` in [0, 1] (fused human tail rescaled; None when
+    fewer than ``MIN_MOVES`` moves: no verdict), the reasons at the caller's cut."""
 
-    score: float
+    score: float | None
     fused: float
     supervised: float
     human_novelty: float
@@ -234,7 +243,8 @@ class BotScore:
     evidence: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"bot_score": round(self.score, 4), "bot_fused": round(self.fused, 4),
+        return {"bot_score": None if self.score is None else round(self.score, 4),
+                "bot_fused": round(self.fused, 4),
                 "bot_supervised_logit": round(self.supervised, 4),
                 "bot_human_novelty": round(self.human_novelty, 4),
                 "bot_threshold": round(self.threshold, 4), "bot_reasons": list(self.reasons),
@@ -271,22 +281,22 @@ class BotModel:
         th = self.threshold if threshold is None else threshold
         return 1 / (1 + np.exp(-3.0 * (np.asarray(fused) - th)))
 
-    def score(self, traj: Trajectory, top_reasons: int = 3) -> BotScore:
+    def score(self, traj: Trajectory, top_reasons: int = 3, cut: float = FLAG_AT) -> BotScore:
+        """The verdict on one recording: ``automation_suspected`` when the bot score is at or
+        above ``cut`` (:data:`FLAG_AT`: the calibrated threshold of the recording's length)."""
         x = bot_features(traj)[None, :]
         s, d, f = (float(v[0]) for v in self.parts(x))
         n_moves = int((traj.kind == KIND_MOVE).sum())
         th = self.threshold_for(horizon_of(traj))
-        reasons: list[str] = []
-        evidence: list[str] = []
         if n_moves < MIN_MOVES:
-            reasons.append(REASON_TOO_SHORT)
-        elif f >= th:
-            reasons.append(REASON_AUTOMATION)
-        if isinstance(self.sup, LogReg) and n_moves >= MIN_MOVES:
+            return BotScore(None, f, s, d, th, (REASON_TOO_SHORT,), n_moves)
+        score = float(self.scale(f, th))
+        reasons = (REASON_AUTOMATION,) if score >= cut else ()
+        evidence: list[str] = []
+        if isinstance(self.sup, LogReg):
             c = self.sup.contributions(x)[0]
             evidence = [BOT_FEATURES[i] for i in np.argsort(-c)[:top_reasons] if c[i] > 0.5]
-        score = float(self.scale(f, th)) if n_moves >= MIN_MOVES else 0.0
-        return BotScore(score, f, s, d, th, tuple(reasons), n_moves, tuple(evidence))
+        return BotScore(score, f, s, d, th, reasons, n_moves, tuple(evidence))
 
     def save(self, directory: Path) -> Path:
         directory = Path(directory)

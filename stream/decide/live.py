@@ -74,6 +74,8 @@ def sources_of(raws: Sequence[bytes], srcs: Sequence[tuple[int, int] | None]
 
 
 def live_part(s: ScoreRecord, source: SourceRecord | None) -> LivePart:
+    if s.score is None:      # the scorer's agent never writes these (not mouse input)
+        raise ValueError(f"score {s.score_id} has no identity score: not a live part")
     _, segment = split_session_id(s.session_id)
     return LivePart(segment=segment, part=s.part, cause=s.cause, score=s.score,
                     n_windows=len(s.window_scores), reasons=list(s.reasons),

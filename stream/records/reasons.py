@@ -25,7 +25,7 @@ __all__ = [
 # identity model), automation_suspected, bot_too_few_moves (the bot model, model/bots/)
 
 # ---- alerts
-REASON_ABOVE_THRESHOLD = "score_above_threshold"      # first reason of every alert
+REASON_ABOVE_THRESHOLD = "score_above_threshold"      # first reason of an identity-score alert
 
 # ---- which head scored (besides the model's no_user_head / no_windows)
 REASON_HEAD_INCOMPATIBLE = "head_incompatible"        # the user's head fits another model

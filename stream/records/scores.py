@@ -3,6 +3,14 @@
 At-least-once delivery means a session may be scored more than once (after a worker restart);
 ``score_id`` and ``alert_id`` are hashes of (session id, part, model version), so consumers
 de-duplicate by id. Reason codes are declared in :mod:`cursorprint.stream.records.reasons`.
+
+``score`` is the identity score (how unlikely the account owner did it); ``bot_score`` the bot
+model's (how likely a program moved the pointer; ``automation_suspected`` among the reasons at
+or above the site's bot threshold). Either is null when that model gave no verdict: ``score``
+for a session that is not mouse input (reason ``not_mouse``), ``bot_score`` as well, and when the
+worker has no bot model or the session has too few moves for it (``bot_too_few_moves``).
+``bot_score`` came later than ``v: 1``: records without it decode as null (no new version, since
+an old consumer simply ignores the extra field).
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ class ScoreRecord:
     user: str
     site: str
     page: str
-    score: float
+    score: float | None   # None: not judged by the identity model (not_mouse)
     window_scores: list[float]
     reasons: list[str]
     model_version: str
@@ -48,15 +56,19 @@ class ScoreRecord:
     n_events: int
     closed_at: float      # epoch ms, from the sessions record
     scored_at: float      # epoch ms
+    bot_score: float | None = None    # in [0, 1]; None: no bot verdict
 
     def to_bytes(self) -> bytes:
         return json.dumps({"v": 1, **asdict(self)}, separators=(",", ":")).encode()
 
     @staticmethod
     def from_bytes(raw: bytes) -> dict[str, Any]:
+        """A ``session-scores`` value as a dict; ``bot_score`` is null in records from before
+        it."""
         obj = json.loads(raw)
         if not isinstance(obj, dict) or "score_id" not in obj:
             raise ValueError("not a session-scores record")
+        obj.setdefault("bot_score", None)
         return obj
 
 
@@ -76,6 +88,8 @@ class Alert:
     head_version: str
     reasons: list[str]
     time: float           # epoch ms
+    bot_score: float | None = None        # as on the score record
+    bot_threshold: float | None = None    # the site's bot threshold (None: no bot model)
 
     def to_bytes(self) -> bytes:
         return json.dumps({"v": 1, **asdict(self)}, separators=(",", ":")).encode()

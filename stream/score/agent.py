@@ -9,6 +9,8 @@ the replayed-trajectory check against fingerprints in the heads' Redis). While t
 sessions are still scored, with the reason ``replay_check_unavailable``,
 ``cursorprint_redis_errors_total{service="scorer"}`` counting and
 ``cursorprint_degraded{dependency="replay_store"}`` at 1 until a check succeeds again.
+Parts that are not mouse input (score null, reason ``not_mouse``) are published but neither
+counted in the score histogram nor written to the live scores.
 
 The outputs are :class:`Sink` s (a Faust topic is one): a worker gets the Kafka topics, the
 in-process agent tests (``agent.test_context()``, no broker) a recording sink.
@@ -129,10 +131,13 @@ def add_scorer(app: faust.App, settings: Settings, runtime: ModelRuntime,
 
     async def remember_live(res: BatchResult, raws: list[bytes],
                             srcs: list[tuple[int, int] | None]) -> None:
-        if writer is None or not res.scores:
+        # parts without an identity score (not mouse input) are no evidence for a decision
+        # and no training material for the owner's head: they stay out of the live scores
+        scored = [s for s in res.scores if s.score is not None]
+        if writer is None or not scored:
             return
         sources = await asyncio.to_thread(sources_of, raws, srcs)
-        await writer.write(res.scores, sources, send_trusted)
+        await writer.write(scored, sources, send_trusted)
 
     async def publish(res: BatchResult) -> None:
         health.note(res)
@@ -141,7 +146,8 @@ def add_scorer(app: faust.App, settings: Settings, runtime: ModelRuntime,
         futures = []
         for s in res.scores:
             futures.append(await scores_topic.send(key=s.user.encode(), value=s.to_bytes()))
-            m.SCORES.observe(s.score)
+            if s.score is not None:
+                m.SCORES.observe(s.score)
             m.SCORED_SESSIONS.labels(site=s.site).inc()
         for a in res.alerts:
             futures.append(await alerts_topic.send(key=a.user.encode(), value=a.to_bytes()))

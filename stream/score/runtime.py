@@ -1,5 +1,8 @@
 """The scorer worker's model, loaded once on its own thread and shared by scoring and enrollment.
 
+The model directory holds the identity model and, when ``cursorprint bots train`` wrote one
+there, the bot model (``bot.json``); without it the scorer runs with null bot scores.
+
 Model calls (rasterizing, the backbone, heads, enrollment) run on ONE executor thread per model,
 never on the event loop, and never per item: one backbone call per micro-batch. Loading happens
 on that thread too, started by whichever agent needs the model first. What is loaded is
@@ -19,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cursorprint.model.bots.model import BOT_MODEL_FILE, BotModel
 from cursorprint.stream import metrics as m
 from cursorprint.stream.enroll.enroller import Enroller
 from cursorprint.stream.score.microbatch import MicroBatchScorer
 from cursorprint.stream.score.replayed import ReplayDetector
 from cursorprint.stream.settings import Settings
 
-__all__ = ["LoadedModel", "ModelRuntime", "load_worker_model", "replay_detector"]
+__all__ = ["LoadedModel", "ModelRuntime", "load_worker_model", "replay_detector", "bot_model"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,6 +58,19 @@ def replay_detector(settings: Settings) -> ReplayDetector | None:
                                                      ttl_s=settings.scorer.replay_ttl_s))
 
 
+def bot_model(model_dir: Path) -> BotModel | None:
+    """The model directory's bot model (``bot.json``, read by the loader of the offline
+    ``cursorprint score``), or None when it has none: every ``bot_score`` is then null. A
+    ``bot.json`` that does not load (made for other features) stops the worker at start-up."""
+    if not (Path(model_dir) / BOT_MODEL_FILE).is_file():
+        log.warning("scorer: no %s in %s: no bot score (train one: cursorprint bots train)",
+                    BOT_MODEL_FILE, model_dir)
+        return None
+    bot = BotModel.load(model_dir)
+    log.info("scorer: bot model loaded from %s", model_dir)
+    return bot
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """What the scorer worker's agents use: the session scorer (explanations), the micro-batch
@@ -78,7 +95,9 @@ def load_worker_model(settings: Settings, model_dir: Path) -> LoadedModel:
     replay = replay_detector(settings)
     if replay is not None:
         m.DEGRADED.labels(dependency="replay_store").set(0)
-    scorer = MicroBatchScorer(model, settings.scorer.threshold_for, replay=replay)
+    scorer = MicroBatchScorer(model, settings.scorer.threshold_for, replay=replay,
+                              bot=bot_model(model_dir),
+                              bot_threshold_for=settings.scorer.bot_threshold_for)
     enroller = Enroller(model, heads, RedisEnrolments.from_url(settings.redis.url))
     return LoadedModel(model, scorer, enroller)
 

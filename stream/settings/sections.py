@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +249,12 @@ class ScorerSettings:
     site_thresholds: str = setting("SITE_THRESHOLDS", "Per-site alert thresholds "
                                    "`site=0.7,other=0.9` (override CURSORPRINT_ALERT_THRESHOLD).",
                                    "")
+    bot_threshold: float = setting("BOT_THRESHOLD", "Bot score at or above which a session gets "
+                                   "`automation_suspected` (and an alert); 0.5 is the bot "
+                                   "model's calibrated threshold, 1 never flags.", 0.5)
+    site_bot_thresholds: str = setting("SITE_BOT_THRESHOLDS", "Per-site bot thresholds "
+                                       "`site=0.7,other=0.9` (override "
+                                       "CURSORPRINT_BOT_THRESHOLD).", "")
     head_cache_ttl_s: float = setting("HEAD_CACHE_TTL_S", "Seconds a cached user head is trusted "
                                       "before Redis is re-checked (a new head is used within "
                                       "this time).", 5.0)
@@ -260,33 +267,58 @@ class ScorerSettings:
     def __post_init__(self) -> None:
         _at_least_one(self, "batch_size", "replay_ttl_s")
         _positive(self, "batch_within_s")
-        if not 0.0 <= self.alert_threshold <= 1.0:
-            raise _bad(self, "alert_threshold", "must be in [0, 1]")
+        for name in ("alert_threshold", "bot_threshold"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise _bad(self, name, "must be in [0, 1]")
         if self.head_cache_ttl_s < 0:
             raise _bad(self, "head_cache_ttl_s", "must be >= 0")
-        self.thresholds()
+        # parsed (and checked) once, at start-up: the scorer looks thresholds up per session
+        self._site_alert, self._site_bot  # noqa: B018
+
+    @cached_property
+    def _site_alert(self) -> dict[str, float]:
+        return _site_values(self, "site_thresholds")
+
+    @cached_property
+    def _site_bot(self) -> dict[str, float]:
+        return _site_values(self, "site_bot_thresholds")
 
     def thresholds(self) -> dict[str, float]:
         """Per-site alert thresholds from ``site_thresholds`` (sites not listed use the
         default)."""
-        out: dict[str, float] = {}
-        for part in self.site_thresholds.split(","):
-            if not part.strip():
-                continue
-            site, sep, raw = part.strip().partition("=")
-            try:
-                value = float(raw)
-            except ValueError:
-                value = -1.0
-            if not sep or not site or not 0.0 <= value <= 1.0:
-                raise SettingsError(f"{_var(self, 'site_thresholds')}={self.site_thresholds!r}: "
-                                    f"bad entry {part.strip()!r} (expected site=0..1)")
-            out[site.strip()] = value
-        return out
+        return dict(self._site_alert)
+
+    def bot_thresholds(self) -> dict[str, float]:
+        """Per-site bot thresholds from ``site_bot_thresholds`` (sites not listed use the
+        default)."""
+        return dict(self._site_bot)
 
     def threshold_for(self, site: str) -> float:
         """The alert threshold of ``site``."""
-        return self.thresholds().get(site, self.alert_threshold)
+        return self._site_alert.get(site, self.alert_threshold)
+
+    def bot_threshold_for(self, site: str) -> float:
+        """The bot threshold of ``site`` (``automation_suspected`` at or above it)."""
+        return self._site_bot.get(site, self.bot_threshold)
+
+
+def _site_values(obj: Any, name: str) -> dict[str, float]:
+    """``site=value,...`` of the field ``name``, each value in [0, 1]."""
+    text = getattr(obj, name)
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        site, sep, raw = part.strip().partition("=")
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not sep or not site.strip() or not 0.0 <= value <= 1.0:
+            raise SettingsError(f"{_var(obj, name)}={text!r}: bad entry {part.strip()!r} "
+                                f"(expected site=0..1)")
+        out[site.strip()] = value
+    return out
 
 
 @dataclass(frozen=True)
