@@ -66,6 +66,7 @@ stack_env=(
 echo "try-scorer: local stack (Kafka 127.0.0.1:$kafka_port, Redis 127.0.0.1:$redis_port)"
 env "${stack_env[@]}" "$PY" -m cursorprint.stream.cli stack up
 
+model_dir=/var/lib/cursorprint/models/current   # inside the image, in the user's home
 # The image's entrypoint as user 10001 with the image's environment plus the stack's addresses.
 in_image() {
   unshare --mount --propagation private -- sh -c '
@@ -76,13 +77,14 @@ in_image() {
     /usr/bin/env -i "${image_env[@]}" HOME=/var/lib/cursorprint \
     CURSORPRINT_KAFKA_BOOTSTRAP="127.0.0.1:$kafka_port" \
     CURSORPRINT_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
-    CURSORPRINT_WORKER_WEB_PORT="$web_port" TF_CPP_MIN_LOG_LEVEL=2 \
+    CURSORPRINT_WORKER_WEB_PORT="$web_port" CURSORPRINT_MODEL_DIR="$model_dir" \
+    TF_CPP_MIN_LOG_LEVEL=2 \
     sh -c 'cd /var/lib/cursorprint && exec cursorprint "$@"' cursorprint "$@"
 }
 
 echo "try-scorer: cursorprint train --synthetic (in the image)"
 start=$(date +%s)
-in_image train --synthetic | tail -2
+in_image train --synthetic --out "$model_dir" | tail -2
 echo "try-scorer: trained in $(( $(date +%s) - start )) s"
 
 echo "try-scorer: cursorprint worker scorer (in the image), waiting for /readyz"

@@ -29,6 +29,9 @@ from cursorprint.stream.devtools.readiness import wait_ready
 from cursorprint.stream.devtools.stack import free_port
 from tests.support.paths import COLLECTOR_DIR, REPO
 
+# a wheel build, a venv, real subprocesses and a training run: not for `make test-fast`
+pytestmark = pytest.mark.integration
+
 BUNDLE = ("cursorprint.min.js", "cursorprint.esm.js")
 # what a wheel is built from (setup.py and MANIFEST.in name the rest); copied so that setuptools'
 # build/ and egg-info land in the temporary folder, not in the shared checkout
