@@ -98,6 +98,7 @@ class MemoryEnrolments(_Outage):
     def __init__(self) -> None:
         super().__init__()
         self.lists: dict[str, list[np.ndarray]] = {}
+        self.sessions: dict[str, dict[str, str]] = {}     # user -> session id -> state
 
     def add(self, user_key: str, rows: np.ndarray, keep_last: int) -> None:
         self._call("enrolments")
@@ -106,6 +107,20 @@ class MemoryEnrolments(_Outage):
         kept = self.lists.setdefault(user_key, [])
         kept.extend(np.asarray(r, dtype=np.float32).copy() for r in rows)
         del kept[:-keep_last]
+
+    def add_session(self, user_key: str, session_id: str, rows: np.ndarray,
+                    keep_last: int) -> str:
+        self._call("enrolments")
+        state = self.sessions.setdefault(user_key, {}).get(session_id)
+        if state is not None:
+            return state
+        self.add(user_key, rows, keep_last)
+        self.sessions[user_key][session_id] = "added"
+        return "new"
+
+    def session_fitted(self, user_key: str, session_id: str) -> None:
+        self._call("enrolments")
+        self.sessions.setdefault(user_key, {})[session_id] = "fitted"
 
     def windows(self, user_key: str) -> list[np.ndarray]:
         self._call("enrolments")

@@ -22,6 +22,7 @@ from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.model.nets.heads import Head, fit_head
 from cursorprint.stream.records.errors import CursorprintError
 from cursorprint.stream.stores.base import Enrolments, Heads
+from cursorprint.stream.stores.enrolments import FITTED
 
 __all__ = ["Enroller", "EnrollError", "DescriberLike", "MIN_WINDOWS"]
 
@@ -87,6 +88,27 @@ class Enroller:
         head = self.fit(user_key, owner)
         version = self.heads.put(user_key, head, {"windows": len(owner), "source": "enroll",
                                                   "model_version": self.model.model_version})
+        return version, len(owner)
+
+    def add_trusted(self, user_key: str, session_id: str, traj: Trajectory
+                    ) -> tuple[str | None, int] | None:
+        """Add one trusted session at most once (Kafka may deliver it again after a crash);
+        returns like :meth:`add_sessions`, or None when the session was enrolled and fitted
+        before (nothing counted, nothing refitted).
+
+        The session is marked fitted only after its head is stored, so a crash in between
+        refits it when it comes again, without adding its windows a second time."""
+        state = self.enrolments.add_session(user_key, session_id,
+                                            self._descriptors([traj]), self.max_windows)
+        if state == FITTED:
+            return None
+        owner = self.owner_windows(user_key)
+        version = None
+        if len(owner) >= MIN_WINDOWS:
+            version = self.heads.put(user_key, self.fit(user_key, owner),
+                                     {"windows": len(owner), "source": "enroll",
+                                      "model_version": self.model.model_version})
+        self.enrolments.session_fitted(user_key, session_id)
         return version, len(owner)
 
     def owner_windows(self, user_key: str) -> np.ndarray:

@@ -42,6 +42,17 @@ class Enrolments(Protocol):
         """Append ``rows`` to the user's list, then keep only its ``keep_last`` newest rows."""
         ...
 
+    def add_session(self, user_key: str, session_id: str, rows: np.ndarray,
+                    keep_last: int) -> str:
+        """Like :meth:`add`, once per ``session_id``: appends only if the session was never
+        added, atomically with that check. Returns what it found: ``"new"`` (added now),
+        ``"added"`` (added before, its refit not confirmed) or ``"fitted"``."""
+        ...
+
+    def session_fitted(self, user_key: str, session_id: str) -> None:
+        """Record that the user's head was refitted with ``session_id``'s rows."""
+        ...
+
     def windows(self, user_key: str) -> list[np.ndarray]:
         """Every stored row of the user, oldest first (rows of another model's size included:
         the caller filters by its own descriptor size)."""

@@ -8,14 +8,16 @@ here what each ``cursorprint:*`` key is.
 
 from __future__ import annotations
 
-__all__ = ["ROOT", "HEAD_PREFIX", "HEADS_CHANNEL", "ENROLMENT_PREFIX", "FINGERPRINT_PREFIX",
-           "SMOKE_KEY", "LIVE_PREFIX", "LABELS_STREAM", "head_key", "enrolment_key",
-           "fingerprint_key", "live_key"]
+__all__ = ["ROOT", "HEAD_PREFIX", "HEADS_CHANNEL", "ENROLMENT_PREFIX", "ENROLLED_PREFIX",
+           "FINGERPRINT_PREFIX", "SMOKE_KEY", "LIVE_PREFIX", "LABELS_STREAM", "head_key",
+           "enrolment_key", "fingerprint_key", "live_key"]
 
 ROOT = "cursorprint:"
 HEAD_PREFIX = ROOT + "head:"            # hash per user key: head bytes, version, meta (JSON)
 HEADS_CHANNEL = ROOT + "heads"          # pub/sub: user keys whose head changed
 ENROLMENT_PREFIX = ROOT + "enroll:"     # list per user key: trusted window descriptors (<f4)
+ENROLLED_PREFIX = ROOT + "enrolled:"    # hash (+ ":order" list) per user key: digests of the
+                                        # trusted sessions enrolled, so each counts once
 FINGERPRINT_PREFIX = ROOT + "replay:"   # set per shingle hash: digests of sessions that had it
 SMOKE_KEY = ROOT + "smoke"              # `cursorprint stack status` round trip, expires in 60 s
 LIVE_PREFIX = ROOT + "live:"            # hash per page-session digest: live scores, owner, label

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import faust
@@ -97,3 +97,20 @@ async def test_bad_records_and_store_outages_are_dead_lettered_and_the_agent_goe
     harness.enrolments.down = False
     await harness.agent.put(trusted(300.0, 900), wait=False)
     await harness.until(lambda: OWNER in harness.heads.heads)
+
+
+async def test_a_redelivered_session_enrolls_once(harness: Harness) -> None:
+    await harness.agent.put(trusted(300.0, 500), wait=False)
+    await harness.agent.put(trusted(300.0, 500), wait=False)        # the same session again
+    await harness.agent.put(trusted(310.0, 500), wait=False)
+    await harness.until(lambda: OWNER in harness.heads.heads)
+    assert len(harness.enrolments.windows(OWNER)) == 10 and harness.dead.sent == []
+
+
+async def test_a_session_that_is_not_mouse_input_is_dead_lettered_not_enrolled(
+        harness: Harness) -> None:
+    touch = SessionRecord.from_bytes(trusted(300.0, 900))
+    await harness.agent.put(replace(touch, pointer="touch").to_bytes(), wait=False)
+    await harness.until(lambda: len(harness.dead.sent) == 1)
+    assert "not_mouse" in harness.dead.sent[0][1] and "touch" in harness.dead.sent[0][1]
+    assert harness.enrolments.windows(OWNER) == [] and OWNER not in harness.heads.heads
