@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cursorprint.model.bots.features import N_BOT_FEATURES
+from cursorprint.model.bots.features import MIN_MOVES, N_BOT_FEATURES
 from cursorprint.model.bots.model import (
+    FLAG_AT,
     MLP,
     REASON_AUTOMATION,
+    REASON_TOO_SHORT,
     BotModel,
     HumanDensity,
     LogReg,
@@ -70,3 +72,17 @@ def test_fit_threshold_on_calibration_people_and_save(tmp_path: Path) -> None:
     assert verdict.threshold == loaded.threshold_for(horizon_of(raw[0][2]))
     assert set(loaded.thresholds) == {"2s", "5s", "whole"}
     assert bots.x.shape[1] == N_BOT_FEATURES
+
+
+def test_the_cut_decides_the_reason_and_too_little_movement_has_no_score() -> None:
+    train_p, calib_p, bots, raw = _synthetic_sets()
+    model = fit_bot_model(bots, train_p, calib_p, target_fpr=0.05)
+    traj = raw[0][2]
+    verdict = model.score(traj)
+    assert verdict.score is not None
+    assert (REASON_AUTOMATION in verdict.reasons) == (verdict.score >= FLAG_AT)
+    assert REASON_AUTOMATION in model.score(traj, cut=verdict.score).reasons
+    assert REASON_AUTOMATION not in model.score(traj, cut=1.0).reasons
+    short = model.score(traj.slice(0, MIN_MOVES - 1))
+    assert short.score is None and short.reasons == (REASON_TOO_SHORT,)
+    assert short.to_dict()["bot_score"] is None
