@@ -162,6 +162,7 @@ def add_sessionizer(app: faust.App, settings: Settings, ready: dict[str, bool],
                             max_events=settings.sessionizer.max_events,
                             window_events=settings.sessionizer.window_events,
                             first_window_events=settings.sessionizer.first_window_events,
+                            exit_grace_s=settings.sessionizer.exit_grace_s,
                             max_pending=settings.sessionizer.max_pending)
     ready["sessionizer"] = False
     sz = Sessionizer(table, cfg)     # shared by both agents (one event loop)

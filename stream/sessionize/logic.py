@@ -6,7 +6,10 @@ Pure and synchronous so unit tests drive it with a plain dict; the Faust agent i
 :mod:`cursorprint.stream.sessionize.state`.
 
 A session closes on its exit batch once every batch before it arrived (cause ``exit``), on
-inactivity (``idle``, by :meth:`Sessionizer.on_tick`), or at ``max_events`` (``cap``); while it
+inactivity (``idle``, by :meth:`Sessionizer.on_tick`), or at ``max_events`` (``cap``). A batch
+missing before the exit batch is waited for ``exit_grace_s`` only, not the idle timeout: the
+page sent everything it had in its exit flush, and what did not fit its 64 KB keepalive budget
+was dropped and will never come (the session then closes as ``exit`` without it). While it
 is open, every ``window_events`` in-order events also publish a rolling window of the latest
 events for live scoring. The first window comes early, after ``first_window_events`` (a few
 seconds of movement), so a page has a live score long before ``window_events`` events; each
@@ -67,12 +70,15 @@ class SessionizerConfig:
     max_events: int = 20000
     window_events: int = 2048      # 0: no rolling windows
     first_window_events: int = 256  # the first rolling window, if < window_events (0: off)
+    exit_grace_s: float = 2.0       # wait for batches missing before the exit batch
     max_pending: int = 64
     closed_ttl_s: float = 600.0
 
     def __post_init__(self) -> None:
         if self.first_window_events < 0:
             raise ValueError(f"first_window_events={self.first_window_events} must be >= 0")
+        if self.exit_grace_s < 0:
+            raise ValueError(f"exit_grace_s={self.exit_grace_s} must be >= 0")
 
     def next_window(self, windows: int) -> int:
         """In-order events that make rolling window number ``windows`` (0: no windows)."""
@@ -185,6 +191,7 @@ class Sessionizer:
         """
         out = Outcome() if out is None else out
         idle_ms = self.cfg.idle_s * 1000.0
+        grace_ms = self.cfg.exit_grace_s * 1000.0
         if self._ticks % self.rescan_every == 0:
             self._heads = {k for k in map(str, list(self.store.keys()))
                            if k.startswith(HEADER_PREFIX)}
@@ -200,7 +207,8 @@ class Sessionizer:
                         and (not cont or self._read(header_key(segment_sid(sid, cont)), out)
                              is None)):
                     out.writes[key] = DELETE
-            elif close_idle and now_ms - head.last_ms > idle_ms:
+            elif close_idle and now_ms - head.last_ms > (
+                    idle_ms if head.final_seq is None else min(idle_ms, grace_ms)):
                 cause = "exit" if head.final_seq is not None else "idle"
                 self._close(sid, head, cause, now_ms, out)
         return out

@@ -222,6 +222,10 @@ class SessionizerSettings:
                                        "movement: a page has a live score early), the next "
                                        "ones every SESSION_WINDOW_EVENTS (0: the first at "
                                        "SESSION_WINDOW_EVENTS too).", 256)
+    exit_grace_s: float = setting("SESSION_EXIT_GRACE_S", "Once a page's exit batch is in, "
+                                  "wait this long (not SESSION_IDLE_S) for batches missing "
+                                  "before it, then close the session as `exit` without them.",
+                                  2.0)
     max_pending: int = setting("SESSION_MAX_PENDING", "Out-of-order batches held per session "
                                "before a sequence gap is given up on.", 64)
     tick_s: float = setting("SESSION_TICK_S", "Interval of the sessionizer's idle check (Faust "
@@ -234,6 +238,8 @@ class SessionizerSettings:
             raise _bad(self, "window_events", "must be >= 0 (0: off)")
         if self.first_window_events < 0:
             raise _bad(self, "first_window_events", "must be >= 0 (0: off)")
+        if self.exit_grace_s < 0:
+            raise _bad(self, "exit_grace_s", "must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -276,3 +276,18 @@ def test_the_first_rolling_window_comes_early_then_the_regular_cadence() -> None
         assert [(r.part, r.n_events) for r in got] == want
     with pytest.raises(ValueError, match="first_window_events=-1"):
         SessionizerConfig(first_window_events=-1)
+
+
+def test_a_batch_missing_before_the_exit_batch_is_waited_for_briefly_not_until_idle() -> None:
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, SessionizerConfig(idle_s=30, exit_grace_s=2, window_events=0))
+    # batch 1 never comes (the page's exit flush dropped it: over its keepalive budget)
+    run(sz, store, [batch(0), batch(2), batch(3, final=True)], now=10_000.0)
+    run(sz, store, [batch(0, sid="sess-0002")], now=10_000.0)        # open, no exit batch
+    assert apply(store, sz.on_tick(0, 11_500.0)) == []               # within the grace
+    closed = apply(store, sz.on_tick(0, 12_500.0))
+    assert [(r.session_id, r.cause, r.n_events) for r in closed] == [("sess-0001", "exit", 30)]
+    late, dropped = run(sz, store, [batch(1)], now=13_000.0)        # it came after all: late
+    assert late == [] and dropped == ["late"]
+    idle = apply(store, sz.on_tick(0, 40_500.0))                     # the other: idle timeout
+    assert [(r.session_id, r.cause) for r in idle] == [("sess-0002", "idle")]
