@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "cursorprint.stream.cli.playback",
     "cursorprint.stream.cli.bots",
     "cursorprint.stream.cli.decide",
+    "cursorprint.stream.cli.site",
 ]
 
 
