@@ -17,9 +17,12 @@ The rules, in order (the first that applies decides):
    cannot tell the owner from another person
 4. fewer than ``min_windows`` windows or ``min_seconds`` of movement -> not_enough_data
    (``not_enough_windows`` / ``not_enough_movement``)
+   — except that in 3 and 4 a part carrying a code of scripted or replayed movement or
+   automation (:data:`STEP_UP_CODES`) gives step_up (``suspicious_movement``): those codes need
+   no owner's head, and a bot's short visit must not be waved through as "no data"
 5. score >= ``deny``                                      -> deny (``score_above_deny``)
-6. score >= ``step_up``, or a part carries a code of scripted or replayed movement or
-   automation (:data:`STEP_UP_CODES`)                     -> step_up (``score_above_step_up`` /
+6. score >= ``step_up``, or a part carries one of :data:`STEP_UP_CODES`
+                                                          -> step_up (``score_above_step_up`` /
    ``suspicious_movement``)
 7. otherwise                                              -> allow
 
@@ -131,16 +134,20 @@ def decide(state: LiveState, policy: SitePolicy, now_ms: float) -> Decision:
 
     if state.label == LABEL_FRAUD:
         return out(DENY, CODE_FRAUD_CONFIRMED)
+    # scripted, replayed or automated movement is evidence by itself: a new account or a short
+    # interaction gets step_up for it, not the benefit of not_enough_data
+    suspicious = bool(STEP_UP_CODES.intersection(score_codes))
     if REASON_NO_USER_HEAD in score_codes:
-        return out(NOT_ENOUGH)
+        return out(STEP_UP, CODE_SUSPICIOUS) if suspicious else out(NOT_ENOUGH)
     if windows < policy.min_windows:
-        return out(NOT_ENOUGH, CODE_FEW_WINDOWS)
+        return out(STEP_UP, CODE_SUSPICIOUS) if suspicious else out(NOT_ENOUGH, CODE_FEW_WINDOWS)
     if seconds < policy.min_seconds:
-        return out(NOT_ENOUGH, CODE_LITTLE_MOVEMENT)
+        return (out(STEP_UP, CODE_SUSPICIOUS) if suspicious
+                else out(NOT_ENOUGH, CODE_LITTLE_MOVEMENT))
     if score >= policy.deny:
         return out(DENY, CODE_DENY)
     if score >= policy.step_up:
         return out(STEP_UP, CODE_STEP_UP)
-    if STEP_UP_CODES.intersection(score_codes):
+    if suspicious:
         return out(STEP_UP, CODE_SUSPICIOUS)
     return out(ALLOW)

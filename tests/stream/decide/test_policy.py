@@ -17,6 +17,7 @@ from cursorprint.stream.decide.policy import (
     decide,
 )
 from cursorprint.stream.records.reasons import (
+    REASON_AUTOMATION,
     REASON_NO_USER_HEAD,
     REASON_REPLAYED,
     REASON_TOO_FEW_EVENTS,
@@ -71,6 +72,20 @@ def test_suspicious_movement_never_allows() -> None:
     assert (d.decision, d.reasons) == ("step_up", [CODE_SUSPICIOUS, REASON_REPLAYED])
     d = decide(state(part(0.1, reasons=[REASON_TOO_FEW_EVENTS])), POLICY, 0)
     assert d.decision == "allow" and d.reasons == [REASON_TOO_FEW_EVENTS]
+
+
+def test_suspicious_movement_steps_up_without_a_head_or_much_evidence() -> None:
+    """A bot on a new account, or a two-second bot visit, is not waved through as no data."""
+    no_head = part(0.05, reasons=[REASON_NO_USER_HEAD, REASON_AUTOMATION], head="population:p")
+    d = decide(state(no_head), POLICY, 0)
+    assert (d.decision, d.reasons) == ("step_up", [CODE_SUSPICIOUS, REASON_NO_USER_HEAD,
+                                                   REASON_AUTOMATION])
+    d = decide(state(part(0.1, windows=1, reasons=[REASON_AUTOMATION])), POLICY, 0)
+    assert (d.decision, d.reasons[0]) == ("step_up", CODE_SUSPICIOUS)
+    d = decide(state(part(0.1, seconds=1.0, reasons=[REASON_REPLAYED])), POLICY, 0)
+    assert (d.decision, d.reasons[0]) == ("step_up", CODE_SUSPICIOUS)
+    # a deny score with enough evidence still denies
+    assert decide(state(part(0.95, reasons=[REASON_AUTOMATION])), POLICY, 0).decision == "deny"
 
 
 def test_fraud_label_denies() -> None:
