@@ -97,9 +97,14 @@ def test_an_owner_is_enrolled_through_the_second_factor_and_then_let_in(site_url
     assert logins[-1]["windows_scored"] >= 1, logins[-1]
 
 
-def test_someone_without_a_head_is_asked_for_the_second_factor(site_url: str) -> None:
+def test_someone_without_a_head_is_asked_for_the_second_factor(site_url: str,
+                                                                tmp_path: Path) -> None:
     plan = plan_logins(_recording("user74"), ["bob"], SECONDS_PER_LOGIN, name="someone-else")
-    (got,) = run_tour(site_url, plan, COLLECTOR_DIR)
+    (got,) = run_tour(site_url, plan, COLLECTOR_DIR, screenshots=tmp_path)
+    # what `cursorprint site screenshots` saves: every page of the login, second factor included
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "someone-else-1-1-login.png", "someone-else-1-2-password.png", "someone-else-1-3-otp.png",
+        "someone-else-1-4-welcome.png"]
     _lands_where_decided(got)
     assert got["first"] == "/login/otp" and got["via"] == "second factor", got
     assert got["decision"] == "not_enough_data" and REASON_NO_USER_HEAD in got["reasons"], got
