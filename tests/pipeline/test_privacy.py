@@ -19,6 +19,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 import redis
+import requests
 
 from cursorprint.stream.devtools.stack import Stack
 from cursorprint.stream.ingest.identity import mint_token, user_key
@@ -166,3 +167,116 @@ def test_every_topic_has_retention(stack: Stack, stack_settings: Settings) -> No
         assert retention is not None, f"{topic}: retention.ms not set on the topic"
         assert retention["value"] == expected, (topic, retention)
     assert POINTER_BATCHES in configs
+
+
+# ------------------------------------------------ hostile input through the real agents, logs too
+
+
+def _hostile_requests(token: str, raw_id: str, sid: str
+                      ) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """Batches that carry the raw id or the token in a string field ingest refuses, and one
+    valid batch whose headers carry them (accepted: ingest does not read those headers)."""
+    base = _batch(token, sid, 0, 0, raw_id)
+    return [
+        ({**base, "pt": raw_id}, {}),
+        ({**base, "smp": {"src": token, "n": 1, "c": 1, "g": 0, "gms": 0}}, {}),
+        ({**base, "site": raw_id}, {}),
+        # (a sid the pattern allows is the page's own choice; only an invalid one is refused)
+        ({**base, "sid": f"{raw_id}!"}, {}),
+        ({**base, "token": f"{token}.{raw_id}"}, {}),
+        ({**base, raw_id: token}, {}),
+        (base, {"Origin": f"https://{raw_id}.example"}),
+        (base, {"User-Agent": f"{raw_id} {token}", "Referer": f"{ORIGIN}/u/{raw_id}?t={token}"}),
+    ]
+
+
+def test_hostile_values_nowhere_downstream_nor_in_logs(
+        stack: Stack, stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The raw id and the token, planted in the path (accepted, normalised) and in other string
+    fields and headers (refused), through real ingest, sessionizer and scorer processes: they
+    appear on no topic (the dead-letter topic included, which holds a record derived from the
+    hostile batch), in no Redis key or value and in no service's log."""
+    from kafka import KafkaProducer
+
+    from cursorprint.stream.devtools.stack import free_port
+    from cursorprint.stream.records.topics import DEAD_LETTER, SESSION_SCORES
+    from tests.support.procs import (
+        pipeline_env,
+        read_topic,
+        settings_from_env,
+        start,
+        tiny_model,
+        wait_ready,
+    )
+
+    tag = uuid.uuid4().hex[:10]
+    raw_ids = [f"mallory.o+{tag}@example.com", f"acct-{tag}-000777"]
+    tokens = [mint_token("privacy", u, SECRET, ttl_s=600) for u in raw_ids]
+    sids = [f"hostile_{tag}_{i}" for i in range(len(raw_ids))]
+    home = tmp_path_factory.mktemp("privacy-agents")
+    env = pipeline_env(stack_settings, home, tiny_model(tmp_path_factory), CURSORPRINT_SITES=SITES,
+                       CURSORPRINT_LOG_LEVEL="INFO")
+    st = settings_from_env(env)
+    web_s, web_c = free_port(), free_port()
+    procs = [start(["ingest"], env, home / "ingest.log"),
+             start(["worker", "sessionizer", "--web-port", str(web_s)], env,
+                   home / "sessionizer.log"),
+             start(["worker", "scorer", "--web-port", str(web_c)], env, home / "scorer.log")]
+    try:
+        base = f"http://127.0.0.1:{st.ingest.port}"
+        wait_ready(f"{base}/readyz", procs[0])
+        wait_ready(f"http://127.0.0.1:{web_s}/readyz", procs[1])
+        wait_ready(f"http://127.0.0.1:{web_c}/readyz", procs[2])
+        with requests.Session() as http:
+            for i, (token, sid) in enumerate(zip(tokens, sids, strict=True)):
+                for seq in range(3):
+                    resp = http.post(f"{base}/v1/batches",
+                                     data=json.dumps(_batch(token, sid, seq, i, raw_ids[i])),
+                                     headers={"Content-Type": "text/plain", "Origin": ORIGIN})
+                    assert resp.status_code == 202, resp.text
+                for body, headers in _hostile_requests(token, raw_ids[i], f"{sid}x"):
+                    resp = http.post(f"{base}/v1/batches", data=json.dumps(body),
+                                     headers={"Content-Type": "text/plain", "Origin": ORIGIN,
+                                              **headers})
+                    refused = "User-Agent" not in headers
+                    assert (400 <= resp.status_code < 500) if refused else \
+                        resp.status_code == 202, (resp.status_code, body, headers)
+
+        scores = read_topic(st, SESSION_SCORES, lambda got: set(sids) <= {
+            g["session_id"] for g in got if g.get("part") == "final"}, timeout=180)
+        assert set(sids) <= {g["session_id"] for g in scores if g.get("part") == "final"}
+
+        # a record derived from the hostile batch that the sessionizer cannot take (its
+        # pseudonymous key removed, as a broken producer might): it goes to the dead letters,
+        # with the normalised path and the session id of the hostile batch
+        accepted = next(json.loads(r.value) for r in read_to_end(st.kafka.bootstrap,
+                                                                 [POINTER_BATCHES])
+                        if r.key == sids[0].encode())
+        poison = {**accepted, "user": "not-a-pseudonymous-key", "seq": 7, "bid": f"{sids[0]}:7"}
+        producer = KafkaProducer(bootstrap_servers=st.kafka.bootstrap_list)
+        producer.send(POINTER_BATCHES, key=sids[0].encode(), value=json.dumps(poison).encode())
+        producer.flush(30)
+        producer.close()
+        dead = read_topic(st, DEAD_LETTER, lambda got: any(
+            sids[0] in (d.get("value") or "") for d in got), timeout=120)
+        ours = [d for d in dead if sids[0] in (d.get("value") or "")]
+        assert ours and all(d["error"] for d in ours), dead[-3:]
+    finally:
+        for p in procs:
+            p.stop()
+
+    needles = {s.encode() for s in raw_ids} | {t.encode() for t in tokens}
+    needles |= {t.split(".")[1].encode() for t in tokens}           # the JWT's claims
+    needles |= {json.dumps(u).encode() for u in raw_ids}
+    needles |= {quote(u, safe="").encode() for u in raw_ids}
+    blobs = _all_topic_messages(st.kafka.bootstrap)
+    assert sum(tag.encode() in b for b in blobs) >= len(sids) * 3
+    leaks = [b[:200] for b in blobs for n in needles if n in b]
+    assert leaks == [], f"raw user ids or tokens on a topic: {leaks[:3]}"
+    data = _all_redis_data(st.redis.url)
+    leaks = [d[:200] for d in data for n in needles if n in d]
+    assert leaks == [], f"raw user ids or tokens in Redis: {leaks[:3]}"
+    for p in procs:
+        text = p.log.read_bytes()
+        leaks = [n for n in needles if n in text]
+        assert leaks == [], f"raw user ids or tokens in {p.log.name}: {leaks[:3]}"
