@@ -48,7 +48,7 @@ rootfs=$work/bundle/rootfs
 "$PY" -c 'import json, sys
 p = json.load(open(sys.argv[1]))["process"]
 print("try-scorer: image config: user %(uid)s:%(gid)s," % p["user"],
-      "entrypoint", " ".join(p["args"]) + ", cwd", p["cwd"])' "$work/bundle/config.json"
+      "command", " ".join(p["args"]) + ", cwd", p["cwd"])' "$work/bundle/config.json"
 mapfile -t image_env < <("$PY" -c 'import json, sys
 print("\n".join(json.load(open(sys.argv[1]))["process"]["env"]))' "$work/bundle/config.json")
 
@@ -67,29 +67,30 @@ echo "try-scorer: local stack (Kafka 127.0.0.1:$kafka_port, Redis 127.0.0.1:$red
 env "${stack_env[@]}" "$PY" -m cursorprint.stream.cli stack up
 
 model_dir=/var/lib/cursorprint/models/current   # inside the image, in the user's home
-# The image's entrypoint as user 10001 with the image's environment plus the stack's addresses.
-in_image() {
+# The image's entrypoint as user 10001 with the image's environment plus the stack's addresses;
+# unshare, sh, chroot, env and sh each exec the next, so a background run's $! is the worker.
+in_image=(
   unshare --mount --propagation private -- sh -c '
     rootfs=$1; shift
     mount -t proc proc "$rootfs/proc"
     mount --rbind /dev "$rootfs/dev"
-    exec chroot --userspec=10001:10001 "$rootfs" "$@"' sh "$rootfs" \
-    /usr/bin/env -i "${image_env[@]}" HOME=/var/lib/cursorprint \
-    CURSORPRINT_KAFKA_BOOTSTRAP="127.0.0.1:$kafka_port" \
-    CURSORPRINT_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
-    CURSORPRINT_WORKER_WEB_PORT="$web_port" CURSORPRINT_MODEL_DIR="$model_dir" \
-    TF_CPP_MIN_LOG_LEVEL=2 \
-    sh -c 'cd /var/lib/cursorprint && exec cursorprint "$@"' cursorprint "$@"
-}
+    exec chroot --userspec=10001:10001 "$rootfs" "$@"' sh "$rootfs"
+  /usr/bin/env -i "${image_env[@]}" HOME=/var/lib/cursorprint
+  CURSORPRINT_KAFKA_BOOTSTRAP="127.0.0.1:$kafka_port"
+  CURSORPRINT_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+  CURSORPRINT_WORKER_WEB_PORT="$web_port" CURSORPRINT_MODEL_DIR="$model_dir"
+  TF_CPP_MIN_LOG_LEVEL=2
+  sh -c 'cd /var/lib/cursorprint && exec cursorprint "$@"' cursorprint
+)
 
 echo "try-scorer: cursorprint train --synthetic (in the image)"
 start=$(date +%s)
-in_image train --synthetic --out "$model_dir" | tail -2
+"${in_image[@]}" train --synthetic --out "$model_dir" | tail -1
 echo "try-scorer: trained in $(( $(date +%s) - start )) s"
 
 echo "try-scorer: cursorprint worker scorer (in the image), waiting for /readyz"
 start=$(date +%s)
-in_image worker scorer >"$work/worker.log" 2>&1 &
+"${in_image[@]}" worker scorer >"$work/worker.log" 2>&1 &
 worker_pid=$!
 url=http://127.0.0.1:$web_port/readyz
 until answer=$(curl -fsS --max-time 5 "$url" 2>/dev/null); do
@@ -107,5 +108,7 @@ until answer=$(curl -fsS --max-time 5 "$url" 2>/dev/null); do
   sleep 1   # poll interval; the deadline above bounds the wait
 done
 echo "try-scorer: READY after $(( $(date +%s) - start )) s: GET $url -> $answer"
-# unshare, sh, chroot and env each exec the next, so $worker_pid is the worker itself
 echo "try-scorer: worker process as the host sees it: $(ps -o uid=,args= -p "$worker_pid")"
+# the collector bundle is package data of the image's wheel; the worker's demo page serves it
+size=$(curl -fsS --max-time 10 "http://127.0.0.1:$web_port/demo/cursorprint.min.js" | wc -c)
+echo "try-scorer: GET /demo/cursorprint.min.js -> $size bytes (the packaged collector)"
