@@ -40,8 +40,8 @@ def register(sub: Any) -> None:
                        help="the reference site")
     shots.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
     shots.add_argument("--sapimouse", type=Path, default=None,
-                       help="SapiMouse folder (whose people move the pointer; default the "
-                            "shared data set)")
+                       help="SapiMouse folder (whose people move the pointer; default "
+                            "CURSORPRINT_DATA_DIR/sapimouse)")
     shots.add_argument("--user", default="alice", help="the account logged in to")
     shots.add_argument("--logins", type=positive_int, default=8,
                        help="most owner logins before giving up on an allow (default 8)")
@@ -94,9 +94,13 @@ def _screenshots(args: argparse.Namespace) -> int:
 
     from cursorprint.stream.devtools.reference_site.tour import TourError, plan_logins, run_tour
     from cursorprint.stream.ingest.service import COLLECTOR_DIR
+    from cursorprint.stream.settings import SettingsError, load_settings
 
-    data = args.sapimouse or Path(__file__).resolve().parents[3] / "shared" / "datasets" / \
-        "sapimouse"
+    try:
+        data = args.sapimouse or load_settings(sections=("general",)).general.dataset("sapimouse")
+    except SettingsError as exc:
+        print(f"cursorprint site screenshots: {exc}", file=sys.stderr)
+        return 2
     try:
         owner = plan_logins(data / OWNER_RECORDING / "session_3min.csv",
                             [args.user] * args.logins, args.seconds, name="owner",
