@@ -2,16 +2,19 @@
 PY ?= .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install run test test-fast lint typecheck pytest stack-up stack-down clean
+.PHONY: install install-test run test test-fast lint typecheck pytest stack-up stack-down clean
 
 install:
 	bash scripts/install.sh
+
+install-test:
+	bash scripts/install.sh --test-tools
 
 run: install
 	$(PY) -m cursorprint.stream.cli stack up
 	$(PY) -m cursorprint.stream.cli run
 
-test: install lint typecheck pytest
+test: install-test lint typecheck pytest
 
 lint:
 	$(PY) -m ruff check stream model tests bench
@@ -52,7 +55,7 @@ lock:
 	$(PY) -m uv pip compile pyproject.toml --extra gpu $(LOCK_FLAGS) -o requirements/runtime-gpu.txt
 
 # The manifest checks alone: schema validation and the real API server's server-side dry run.
-k8s-check: install
+k8s-check: install-test
 	$(PY) -m pytest -q -p no:cacheprovider tests/ops/test_k8s.py tests/ops/test_k8s_apiserver.py tests/ops/test_yamllint.py
 
 # The OCI image without a daemon (mmdebstrap + umoci, Debian packages only; root):

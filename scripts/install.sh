@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything cursorprint needs on a fresh Debian machine; fast when all is there already.
+# `--test-tools` adds what only the tests use (the end of this file).
 # OS packages (Java 17, Maven, redis-server, Chromium, Prometheus), the Python package with its
 # dev extra, the collector's npm packages, and the Kafka jars (fetched once through Maven).
 set -euo pipefail
@@ -58,6 +59,23 @@ if [ -f collector_js/package.json ]; then
   # the collector bundles (dist/, ignored by git) served by `cursorprint ingest --demo`
   (cd collector_js && npm run --silent build)
 fi
+# What only the tests need (`make test`: scripts/install.sh --test-tools): the bot corpus's npm
+# libraries, kustomize, the Gateway API CRDs and the manifest tests' control plane. `make run`
+# does not wait ~10-15 minutes for a kube-apiserver it never starts.
+# the Kafka broker jars (Maven Central, once, into .cursorprint/kafka-jars)
+"$PY" -c "from cursorprint.stream.settings import load_settings; from cursorprint.stream.devtools.stack import Stack; Stack(load_settings()).ensure_jars()"
+if [ "${1:-}" != "--test-tools" ]; then
+  echo "install: done"
+  exit 0
+fi
+
+# the humanizing libraries of the bot corpus (npm ghost-cursor: the scripted-moves browser test
+# drives it), pinned by their own package-lock.json
+BOTCORPUS=stream/devtools/botcorpus
+if [ ! -d $BOTCORPUS/node_modules ] || [ $BOTCORPUS/package-lock.json -nt $BOTCORPUS/node_modules ]; then
+  echo "install: npm ci ($BOTCORPUS)"
+  (cd $BOTCORPUS && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 # kustomize (renders k8s/ overlays for the manifest tests): built once through the Go module
 # proxy into .cursorprint/bin; without Go, apt's golang-go (GOTOOLCHAIN=auto fetches a newer Go
@@ -100,5 +118,4 @@ if [ ! -x .cursorprint/bin/kube-apiserver ] || [ ! -x .cursorprint/bin/kubectl ]
   bash tools/apiserver/build.sh
 fi
 
-"$PY" -c "from cursorprint.stream.settings import load_settings; from cursorprint.stream.devtools.stack import Stack; Stack(load_settings()).ensure_jars()"
-echo "install: done"
+echo "install: done (with the test tools)"

@@ -3,7 +3,7 @@ refused with the server's own message. etcd + kube-apiserver (tests/support/k8s.
 start on loopback with private ports and directories; the upstream Strimzi, KEDA and Gateway API
 CRDs are installed; each overlay goes through `kubectl apply --dry-run=server` (strict field
 validation, the CRDs' OpenAPI schemas and CEL rules, admission). The binaries come from
-scripts/install.sh; a missing one fails the test, it never skips."""
+scripts/install.sh --test-tools; a missing one fails the test, it never skips."""
 
 from __future__ import annotations
 
