@@ -18,8 +18,9 @@ retries a batch like the collector (0.25 s doubling to 4 s on a refused connecti
 
 The first faults go through every kind once (shuffled), then kinds are drawn at random
 (``--seed``). After each fault a probe session (one final batch of real movement) is posted; the
-fault's **recovery time** is from the end of the fault (kill and restart issued, or SIGCONT)
-until the probe's score is on ``session-scores``. The next fault waits for that.
+fault's **recovery time** is from the end of the fault (kill and restart issued; for the broker
+and Redis, the launcher's restart returned, which waits until they answer; or SIGCONT) until
+the probe's score is on ``session-scores``. The next fault waits for that.
 
 At the end the load finishes its open sessions, the run waits up to ``--drain-s`` for their
 scores, and reports: accepted sessions (every batch 202) without a final score (goal 0),
@@ -27,8 +28,9 @@ missing events (events accepted minus events in the final score; goal 0), worker
 (exited) or wedged (stopped, or /readyz not 200), Faust agent crashes in the logs, and the
 recovery times (p50/p99, and each). Exit status 0 when all goals are met.
 
-    nice -n 10 python bench/chaos.py [--minutes 10] [--fault-every 40] [--seed 16]
-        [--faults KIND,KIND,...] [--speed 3] [--concurrent 6] [--model DIR] [--json FILE]
+    nice -n 10 python -m bench.chaos [--minutes 10] [--fault-every 40] [--seed 16]
+        [--faults KIND,KIND,...] [--speed 3] [--concurrent 6] [--data DIR] [--model DIR]
+        [--json FILE]
 
 The same code runs the short CI version (``tests/pipeline/test_chaos.py``) on the test stack.
 """
