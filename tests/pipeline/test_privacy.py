@@ -122,7 +122,7 @@ async def test_no_raw_user_id_in_any_topic_or_redis_key(stack: Stack,
 
     needles = {s.encode() for s in raw_ids}
     needles |= {u.encode("utf-8") for u in raw_ids} | {t.encode() for t in tokens}
-    needles |= {t.split(".")[0].encode() for t in tokens}          # the token's payload
+    needles |= {t.split(".")[1].encode() for t in tokens}          # the JWT claims (sub)
     needles |= {base64.b64encode(u.encode()).rstrip(b"=") for u in raw_ids}
     needles |= {json.dumps(u).encode() for u in raw_ids}            # JSON-escaped (ü -> \u00fc)
     needles |= {quote(u, safe="").encode() for u in raw_ids}        # percent-encoded in a path
