@@ -36,6 +36,7 @@ from tests.support.procs import (
     pipeline_env,
     settings_from_env,
     start,
+    stop_all,
     tiny_model,
     wait_ready,
 )
@@ -84,11 +85,7 @@ def decide(stack: Stack, stack_settings: Settings, tmp_path_factory: pytest.Temp
         wait_ready(f"http://127.0.0.1:{port}/readyz", procs[2])
         yield Decide(settings, env, f"http://127.0.0.1:{port}")
     finally:
-        for p in procs:
-            p.stop()
-        for p in procs:
-            if "Traceback" in p.tail(20000):
-                print(p.tail(4000), file=sys.stderr)
+        stop_all(procs)
 
 
 def _play(d: Decide, user: str, traj: Any) -> str:

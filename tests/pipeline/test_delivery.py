@@ -21,6 +21,7 @@ from tests.support.procs import (
     read_topic,
     settings_from_env,
     start,
+    stop_all,
     tiny_model,
     wait_ready,
 )
@@ -88,5 +89,4 @@ def test_kill_9_workers_mid_replay_loses_no_session(
             assert s["n_events"] == n, (s["session_id"], s["cause"], s["n_events"], n,
                                         continued, sess.tail(), scorer.tail())
     finally:
-        for p in procs:
-            p.stop()
+        stop_all(procs)

@@ -25,6 +25,7 @@ from tests.support.procs import (
     read_topic,
     settings_from_env,
     start,
+    stop_all,
     tiny_model,
     wait_ready,
 )
@@ -77,8 +78,7 @@ def demo(stack: Stack, stack_settings: Settings, tmp_path_factory: pytest.TempPa
         wait_ready(f"http://127.0.0.1:{web}/readyz", procs[1])
         yield web, settings_from_env(env)
     finally:
-        for p in procs:
-            p.stop()
+        stop_all(procs)
 
 
 def test_a_live_score_while_moving_and_the_final_one_on_finish(

@@ -46,6 +46,7 @@ from tests.support.procs import (
     read_topic,
     settings_from_env,
     start,
+    stop_all,
     tiny_model,
     wait_ready,
 )
@@ -82,8 +83,7 @@ def pipeline(stack: Stack, stack_settings: Settings, tmp_path_factory: pytest.Te
         wait_ready(f"http://127.0.0.1:{web}/readyz", worker)
         yield Pipeline(settings, model, web, procs)
     finally:
-        for p in procs:
-            p.stop()
+        stop_all(procs)
 
 
 def test_replayed_balabit_sessions_score_online_as_offline(pipeline: Pipeline,

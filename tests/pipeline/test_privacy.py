@@ -205,6 +205,7 @@ def test_hostile_values_nowhere_downstream_nor_in_logs(
         read_topic,
         settings_from_env,
         start,
+        stop_all,
         tiny_model,
         wait_ready,
     )
@@ -262,8 +263,7 @@ def test_hostile_values_nowhere_downstream_nor_in_logs(
         ours = [d for d in dead if sids[0] in (d.get("value") or "")]
         assert ours and all(d["error"] for d in ours), dead[-3:]
     finally:
-        for p in procs:
-            p.stop()
+        stop_all(procs)
 
     needles = {s.encode() for s in raw_ids} | {t.encode() for t in tokens}
     needles |= {t.split(".")[1].encode() for t in tokens}           # the JWT's claims

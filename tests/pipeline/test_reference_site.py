@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,15 @@ from cursorprint.stream.devtools.stack import Stack, free_port
 from cursorprint.stream.records.reasons import REASON_NO_USER_HEAD
 from cursorprint.stream.settings import Settings
 from tests.support.paths import COLLECTOR_DIR, DATASETS
-from tests.support.procs import Proc, pipeline_env, settings_from_env, start, tiny_model, wait_ready
+from tests.support.procs import (
+    Proc,
+    pipeline_env,
+    settings_from_env,
+    start,
+    stop_all,
+    tiny_model,
+    wait_ready,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 API_KEY = "reference-site-decide-key-0123456789"
@@ -63,11 +70,7 @@ def site_url(stack: Stack, stack_settings: Settings, tmp_path_factory: pytest.Te
         wait_ready(f"http://127.0.0.1:{site_port}/readyz", procs[3])
         yield f"http://127.0.0.1:{site_port}"
     finally:
-        for p in procs:
-            p.stop()
-        for p in procs:
-            if "Traceback" in p.tail(20000):
-                print(p.tail(4000), file=sys.stderr)
+        stop_all(procs)
 
 
 def _recording(user: str) -> Path:

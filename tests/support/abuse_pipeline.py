@@ -22,6 +22,7 @@ from tests.support.procs import (
     read_topic,
     settings_from_env,
     start,
+    stop_all,
     tiny_model,
     wait_ready,
 )
@@ -57,8 +58,7 @@ def abuse_pipeline(stack_settings: Settings, tmp_path_factory: pytest.TempPathFa
         wait_ready(f"http://127.0.0.1:{web}/readyz", procs[1], timeout=180)
         yield AbusePipeline(settings, model, web)
     finally:
-        for p in procs:
-            p.stop()
+        stop_all(procs)
 
 
 def scores_and_alerts(st: Settings, sids: set[str], timeout: float = 120.0

@@ -92,6 +92,17 @@ def start(args: list[str], env: dict[str, str], log: Path) -> Proc:
     return Proc(args, env, log)
 
 
+def stop_all(procs: Iterable[Proc]) -> None:
+    """Stop every process, then show the log tail of each that logged a traceback (pytest
+    prints it with the failing test, so a crashed service explains the failure)."""
+    procs = list(procs)
+    for p in procs:
+        p.stop()
+    for p in procs:
+        if "Traceback" in p.tail(20000):
+            print(f"--- {p.log.name}\n{p.tail(4000)}", file=sys.stderr)
+
+
 def wait_ready(url: str, proc: Proc, timeout: float = 120.0) -> None:
     """Poll ``url`` (a /readyz) until it answers 200; fail with the service's log tail."""
     try:
