@@ -27,14 +27,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from hypothesis import HealthCheck, given, settings
 from kafka import KafkaConsumer
 
 from cursorprint.stream.devtools.stack import Stack, free_port
 from cursorprint.stream.ingest.identity import mint_token
 from cursorprint.stream.records import topics
 from cursorprint.stream.settings import Settings
-from tests.stream.ingest.test_accepted_is_processable import wire_batches
+from tests.stream.ingest.test_accepted_is_processable import draw_examples
 from tests.support.procs import (
     Proc,
     pipeline_env,
@@ -51,20 +50,6 @@ SECRET = "agents-prop-secret-0123456789abcdef"
 ORIGIN = "https://agents-prop.example"
 SITES = f"agentsprop={SECRET}={ORIGIN}"
 CRASH_MARK = "Crashed reason="
-
-
-def draw_batches(n: int) -> list[dict[str, Any]]:
-    """``n`` wire batches, the same ones on every run (CI must not depend on luck)."""
-    drawn: list[dict[str, Any]] = []
-
-    @settings(max_examples=n, database=None, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(wire_batches())
-    def collect(batch: dict[str, Any]) -> None:
-        drawn.append(batch)
-
-    collect()
-    return drawn
 
 
 def agent_crashes(log: Path) -> list[str]:
@@ -132,7 +117,8 @@ async def _post_all(base: str, batches: list[dict[str, Any]]
 
 def test_anything_ingest_accepts_every_agent_processes(
         stack: Stack, stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
-    batches = draw_batches(EXAMPLES)
+    # the same batches on every run: CI must not depend on luck
+    batches = draw_examples(EXAMPLES, derandomize=True)
     assert len(batches) == EXAMPLES
     model = tiny_model(tmp_path_factory)
     home = tmp_path_factory.mktemp("accepted-agents")

@@ -138,10 +138,11 @@ def wire_batches(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-def draw_examples(n: int) -> list[dict[str, Any]]:
+def draw_examples(n: int, derandomize: bool = False) -> list[dict[str, Any]]:
+    """``n`` generated wire batches; ``derandomize`` draws the same ones on every run."""
     drawn: list[dict[str, Any]] = []
 
-    @settings(max_examples=n, database=None, deadline=None, derandomize=False,
+    @settings(max_examples=n, database=None, deadline=None, derandomize=derandomize,
               suppress_health_check=list(HealthCheck))
     @given(wire_batches())
     def collect(batch: dict[str, Any]) -> None:
