@@ -1,4 +1,5 @@
-"""``cursorprint train``, ``cursorprint evaluate balabit|sapimouse`` and ``cursorprint explain``.
+"""``cursorprint train``, ``cursorprint evaluate balabit|sapimouse|remote-access`` and
+``cursorprint explain``.
 
 Registered through ``COMMAND_MODULES`` in :mod:`cursorprint.stream.cli`; TensorFlow is imported
 inside the handlers only.
@@ -120,6 +121,16 @@ def register(sub: Any) -> None:
     _add_model_options(sap)
     sap.set_defaults(handler=_evaluate_sapimouse)
 
+    ra = evsub.add_parser("remote-access",
+                          help="flag rate of remote_access_suspected: Balabit (remote desktop) "
+                               "vs SapiMouse (browser), training and held-out parts")
+    ra.add_argument("--balabit", type=Path, default=Path("../shared/datasets/balabit"),
+                    metavar="DIR", help="Balabit folder (training_files/, test_files/)")
+    ra.add_argument("--sapimouse", type=Path, default=Path("../shared/datasets/sapimouse"),
+                    metavar="DIR", help="SapiMouse folder")
+    ra.add_argument("--out", type=Path, required=True, metavar="DIR")
+    ra.set_defaults(handler=_evaluate_remote_access)
+
     ex = sub.add_parser("explain", help="saliency heatmap PNG of a scored session")
     ex.add_argument("--session", type=Path, required=True, metavar="FILE",
                     help="Balabit/SapiMouse CSV or a sessions-topic record (JSON)")
@@ -207,6 +218,25 @@ def _evaluate_sapimouse(args: argparse.Namespace) -> int:
         print(f"cursorprint: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def _evaluate_remote_access(args: argparse.Namespace) -> int:
+    import json
+
+    from cursorprint.model.data.datasets import DatasetError
+    from cursorprint.model.evaluation.remote_access import evaluate_remote_access
+
+    _check_dir(args.balabit, "--balabit")
+    _check_dir(args.sapimouse, "--sapimouse")
+    try:
+        report = evaluate_remote_access(args.balabit, args.sapimouse, args.out)
+    except DatasetError as exc:
+        print(f"cursorprint: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: {"flagged": v["flagged"], "sessions": v["sessions"],
+                          "flag_rate": v["flag_rate"]} for k, v in report["parts"].items()},
+                     indent=2))
     return 0
 
 

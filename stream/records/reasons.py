@@ -10,19 +10,22 @@ is emitted anywhere without being declared in this module.
 from __future__ import annotations
 
 from cursorprint.model.bots.model import REASON_AUTOMATION, REASON_TOO_SHORT
+from cursorprint.model.features.remote_access import REASON_REMOTE_ACCESS
 from cursorprint.model.features.windows import REASON_TOO_FEW_EVENTS
 from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, REASON_NO_WINDOWS
 
 __all__ = [
     "REASON_TOO_FEW_EVENTS", "REASON_NO_USER_HEAD", "REASON_NO_WINDOWS",
-    "REASON_AUTOMATION", "REASON_TOO_SHORT",
+    "REASON_AUTOMATION", "REASON_TOO_SHORT", "REASON_REMOTE_ACCESS",
     "REASON_ABOVE_THRESHOLD", "REASON_HEAD_INCOMPATIBLE", "REASON_HEAD_CACHE_STALE",
     "REASON_STRAIGHT", "REASON_CONSTANT_SPEED", "REASON_NO_JITTER", "REASON_TELEPORT",
     "REASON_REPLAYED", "REASON_REPLAY_UNCHECKED", "REASON_NOT_MOUSE", "declared",
 ]
 
 # ---- emitted by the model (re-exported above): too_few_events, no_user_head, no_windows (the
-# identity model), automation_suspected, bot_too_few_moves (the bot model, model/bots/)
+# identity model), automation_suspected, bot_too_few_moves (the bot model, model/bots/),
+# remote_access_suspected (timing and geometry of a remote-desktop session,
+# model/features/remote_access.py; added to mouse sessions' scores by stream/score/microbatch.py)
 
 # ---- alerts
 REASON_ABOVE_THRESHOLD = "score_above_threshold"      # first reason of an identity-score alert
