@@ -17,8 +17,8 @@ The rules, in order (the first that applies decides):
    cannot tell the owner from another person
 4. fewer than ``min_windows`` windows or ``min_seconds`` of movement -> not_enough_data
    (``not_enough_windows`` / ``not_enough_movement``)
-   — except that in 3 and 4 a part carrying a code of scripted or replayed movement or
-   automation (:data:`STEP_UP_CODES`) gives step_up (``suspicious_movement``): those codes need
+   — except that in 3 and 4 a part carrying a code of scripted or replayed movement,
+   automation or remote access (:data:`STEP_UP_CODES`) gives step_up (``suspicious_movement``): those codes need
    no owner's head, and a bot's short visit must not be waved through as "no data"
 5. score >= ``deny``                                      -> deny (``score_above_deny``)
 6. score >= ``step_up``, or a part carries one of :data:`STEP_UP_CODES`
@@ -42,6 +42,7 @@ from cursorprint.stream.records.reasons import (
     REASON_CONSTANT_SPEED,
     REASON_NO_JITTER,
     REASON_NO_USER_HEAD,
+    REASON_REMOTE_ACCESS,
     REASON_REPLAYED,
     REASON_STRAIGHT,
     REASON_TELEPORT,
@@ -65,9 +66,12 @@ CODE_SUSPICIOUS = "suspicious_movement"
 DECISION_CODES = (CODE_SESSION_UNKNOWN, CODE_FRAUD_CONFIRMED, CODE_FEW_WINDOWS,
                   CODE_LITTLE_MOVEMENT, CODE_DENY, CODE_STEP_UP, CODE_SUSPICIOUS)
 
-#: score reason codes that never allow: scripted or replayed movement, automation
+#: score reason codes that never allow: scripted or replayed movement, automation, and a
+#: remote-desktop session (the account-takeover and "tech support" scam set-up: the owner's own
+#: mouse may be the one moving, so the score cannot clear it - a second factor can)
 STEP_UP_CODES = frozenset({REASON_STRAIGHT, REASON_CONSTANT_SPEED, REASON_NO_JITTER,
-                           REASON_TELEPORT, REASON_REPLAYED, REASON_AUTOMATION})
+                           REASON_TELEPORT, REASON_REPLAYED, REASON_AUTOMATION,
+                           REASON_REMOTE_ACCESS})
 _EPS = 1e-6
 
 

@@ -5,8 +5,9 @@ thread (never on the event loop): every record is rasterized with ``SessionScore
 the images of the whole micro-batch go through ONE backbone call (``embed``), and each
 session's windows are scored with its user's head (or the population head, with the reason
 code ``no_user_head``). A record that cannot be processed becomes a dead letter; the others
-of the batch are still scored. The abuse checks (:mod:`.scripted`, :mod:`.replayed`) add their
-reason codes to every score.
+of the batch are still scored. The abuse checks (:mod:`.scripted`, :mod:`.replayed`, and the
+remote-access marks of :mod:`cursorprint.model.features.remote_access`) add their reason codes
+to every mouse session's score.
 
 With a bot model (``bot.json`` in the model directory) every session also gets ``bot_score``
 from :meth:`BotModel.score` — the method the offline ``cursorprint score`` calls — cut at the
@@ -33,6 +34,7 @@ import numpy as np
 
 from cursorprint.model.bots.model import FLAG_AT, BotModel
 from cursorprint.model.data.trajectory import Trajectory
+from cursorprint.model.features.remote_access import remote_access_reasons
 from cursorprint.model.features.windows import aggregate, normalise_rate, sigmoid
 from cursorprint.model.nets.heads import Head
 from cursorprint.model.serving.scoring import SessionScore
@@ -155,9 +157,10 @@ class MicroBatchScorer:
 
     def _abuse_reasons(self, rec: SessionRecord, traj: Trajectory, res: BatchResult
                        ) -> list[str]:
-        """Scripted-movement codes, plus ``replayed_trajectory`` when a replay store is set
-        (``replay_check_unavailable`` while its Redis fails: the session is still scored)."""
-        reasons = scripted_reasons(traj)
+        """Scripted-movement codes, ``remote_access_suspected``, plus ``replayed_trajectory``
+        when a replay store is set (``replay_check_unavailable`` while its Redis fails: the
+        session is still scored)."""
+        reasons = [*scripted_reasons(traj), *remote_access_reasons(traj)]
         if self.replay is not None:
             verdict = self.replay.check_and_remember(rec.session_id, traj, rec.site)
             reasons += verdict.reasons

@@ -21,6 +21,7 @@ from cursorprint.stream.testing import (
 )
 from tests.stream.score.bots import tiny_bot_model
 from tests.stream.score.people import humans, record_value, scripts
+from tests.stream.score.remote_desktop import over_remote_desktop
 from tests.stream.score.test_microbatch import _HeadOfAnotherModel, record
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -86,10 +87,12 @@ def test_everything_the_scorer_emits_is_declared() -> None:
                               replay=ReplayDetector(fingerprints, backoff_s=0.0),
                               bot=tiny_bot_model())
     human, bot = humans(1, seed=71)[0], scripts(1, seed=72)[0]
+    remote = over_remote_desktop(humans(1, seed=73, events=3000)[0], np.random.default_rng(73))
     touch = SessionRecord.from_trajectory(human, session_id="touch", user="t" * 32,
                                           site="demo", pointer="touch").to_bytes()
     batches = [[record("few", "a" * 32, 100.0, 100), record_value("human", human),
-                record_value("bot", bot), record("five moves", "a" * 32, 100.0, 5), touch],
+                record_value("bot", bot), record("five moves", "a" * 32, 100.0, 5), touch,
+                record_value("remote", remote)],
                [record_value("copy", human)]]
     results = [scorer.score_batch(b) for b in batches]
     fingerprints.down = True
