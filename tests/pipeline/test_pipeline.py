@@ -23,6 +23,7 @@ import redis
 from kafka import KafkaProducer
 
 from cursorprint.model.data.synthetic import random_style, synth_session
+from cursorprint.model.features.remote_access import remote_access_reasons
 from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, SessionScorer
 from cursorprint.stream.devtools.playback import (
     PlaybackSession,
@@ -37,6 +38,7 @@ from cursorprint.stream.devtools.stack import Stack, free_port
 from cursorprint.stream.ingest.identity import mint_token, user_key
 from cursorprint.stream.records import topics
 from cursorprint.stream.records.session import SessionRecord
+from cursorprint.stream.score.scripted import scripted_reasons
 from cursorprint.stream.settings import Settings
 from cursorprint.stream.stores.heads import HeadStore
 from tests.support.paths import COLLECTOR_DIR
@@ -103,12 +105,15 @@ def test_replayed_balabit_sessions_score_online_as_offline(pipeline: Pipeline,
     for s in sessions:
         online = report.scores[s.sid]
         key = user_key("demo", s.user, st.ingest.pseudonym_secret)
-        expect = offline.score_session(key, wire_trajectory(s.traj))
+        wired = wire_trajectory(s.traj)
+        expect = offline.score_session(key, wired)
         assert online["user"] == key and online["cause"] == "exit"
         assert online["n_events"] == len(s.traj)
         assert abs(online["score"] - expect.score) <= 1e-5, (s.name, online["score"], expect)
         assert online["head_version"] == expect.head_version
-        assert sorted(online["reasons"]) == sorted(expect.reasons)
+        # the scorer adds the abuse checks' codes (Balabit was recorded over remote desktop)
+        abuse = [*scripted_reasons(wired), *remote_access_reasons(wired)]
+        assert sorted(online["reasons"]) == sorted([*expect.reasons, *abuse])
         assert online["model_version"] == offline.model_version
         if s.user == "synth0":
             assert REASON_NO_USER_HEAD not in online["reasons"]
