@@ -28,8 +28,13 @@ async function until(what, fn, ms = 60000) {
   }
 }
 const got = async () => (await fetch(`${base}/_t/got`)).json();
-const finalOf = (sid) => until(`the final batch of ${sid}`,
-  async () => (await got()).some((b) => b.sid === sid && b.final));
+// every batch of a page view arrived: the final one and each seq before it (the exit flush
+// sends what was still queued alongside the final batch, so the final may arrive first)
+const complete = (sid) => until(`all batches of ${sid}`, async () => {
+  const mine = (await got()).filter((b) => b.sid === sid);
+  const last = mine.find((b) => b.final);
+  return last && new Set(mine.map((b) => b.seq)).size === last.seq + 1;
+});
 
 // mulberry32: a seeded PRNG, so both sessions follow the same path on every run
 function prng(seed) {
@@ -127,7 +132,7 @@ try {
     out[name] = await page.evaluate(() => window.__cp.sid);
     await play(await ctx.newCDPSession(page), samples(h, () => cadence(rnd)));
     await page.goto(`${base}/t/bye`); // pagehide: the final batch
-    await finalOf(out[name]);
+    await complete(out[name]);
     await ctx.close();
   }
   console.log(JSON.stringify(out));

@@ -61,6 +61,9 @@ async def test_remote_desktop_cadence_is_flagged_and_local_cadence_is_not(
         sids = await _drive(server)
         views = server.by_sid()
     assert set(sids.values()) <= set(views)
+    for sid in sids.values():      # every batch of each page view, the last one final
+        assert [b.seq for b in views[sid]] == list(range(len(views[sid]))), sid
+        assert views[sid][-1].final
     remote, local = (remote_access_features(_received(views[sids[k]]))
                      for k in ("remote", "local"))
     print(f"remote: {remote}\nlocal: {local}")
