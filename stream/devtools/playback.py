@@ -32,10 +32,11 @@ from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.stream.ingest.identity import mint_token, user_key
 from cursorprint.stream.records import topics
 from cursorprint.stream.records.errors import CursorprintError
+from cursorprint.stream.records.events import BUTTON_KINDS
 from cursorprint.stream.settings import Settings, load_settings
 
-__all__ = ["PlaybackError", "PlaybackSession", "PlaybackReport", "wire_trajectory", "to_batches",
-           "publish_model_heads", "play_sessions", "read_scores", "playback_balabit",
+__all__ = ["PlaybackError", "PlaybackSession", "PlaybackReport", "wire_trajectory", "as_collected",
+           "to_batches", "publish_model_heads", "play_sessions", "read_scores", "playback_balabit",
            "origin_for"]
 
 TICKS_PER_S = 10_000           # wire time resolution: 0.1 ms
@@ -80,8 +81,21 @@ class PlaybackReport:
                 "auc": None if self.auc is None else round(self.auc, 4)}
 
 
+def as_collected(traj: Trajectory) -> Trajectory:
+    """The recording as the collector would have taken it: a press or release of a button the
+    wire has no code for (SapiMouse's "Other") is left out, as the collector leaves it out —
+    ingest refuses a down/up event without a button."""
+    keep = ~(np.isin(traj.kind, list(BUTTON_KINDS)) & (traj.button == 0))
+    if keep.all():
+        return traj
+    return Trajectory.from_columns(traj.t[keep], traj.x[keep], traj.y[keep], traj.kind[keep],
+                                   traj.button[keep], traj.screen, traj.meta)
+
+
 def wire_trajectory(traj: Trajectory) -> Trajectory:
-    """The recording as it travels on the wire: times on the 0.1 ms grid, from 0."""
+    """The recording as it travels on the wire: the events the collector takes, times on the
+    0.1 ms grid, from 0."""
+    traj = as_collected(traj)
     ticks = np.rint((traj.t - traj.t[0]) * TICKS_PER_S) if len(traj) else np.zeros(0)
     return Trajectory.from_columns(np.round(ticks / TICKS_PER_S, 4), traj.x, traj.y, traj.kind,
                                    traj.button, traj.screen, traj.meta)
@@ -95,6 +109,7 @@ def to_batches(traj: Trajectory, *, site: str, token: str, sid: str, start_ms: i
                path: str = "/playback", flush_s: float = 1.0, max_batch_events: int = 500
                ) -> list[dict[str, Any]]:
     """The wire batches of ``traj`` as the collector would post them (last one final)."""
+    traj = as_collected(traj)
     ticks = np.rint((traj.t - traj.t[0]) * TICKS_PER_S).astype(np.int64) if len(traj) \
         else np.zeros(0, dtype=np.int64)
     bounds: list[tuple[int, int]] = []

@@ -66,3 +66,24 @@ def test_a_long_pause_travels_in_the_batch_start_not_in_one_huge_gap() -> None:
         parse_wire_batch(b, now)                            # all valid wire batches
     assert batches[1]["t0"] - batches[0]["t0"] >= 7199_000
     assert max(max(b["ev"]["dt"]) for b in batches) <= 1000.0
+
+
+def test_a_press_of_a_button_without_a_wire_code_is_left_out_as_the_collector_does() -> None:
+    """SapiMouse's "Other" button presses: the collector never sends them and ingest would
+    refuse the whole batch, so playback leaves them out of the batches and the wire trajectory."""
+    from cursorprint.model.data.trajectory import Trajectory
+    from cursorprint.stream.records.events import BUTTON_LEFT, KIND_DOWN, KIND_MOVE, KIND_UP
+
+    kinds = [KIND_MOVE, KIND_DOWN, KIND_MOVE, KIND_UP, KIND_DOWN, KIND_UP, KIND_MOVE]
+    buttons = [0, 0, 0, 0, BUTTON_LEFT, BUTTON_LEFT, 0]
+    traj = Trajectory.from_columns(np.arange(7) * 0.01, np.arange(7.0), np.arange(7.0), kinds,
+                                   buttons, (800, 600))
+    now = time.time() * 1000
+    batches = to_batches(traj, site="demo", token="x.y", sid="sess-button01", start_ms=int(now))
+    for b in batches:
+        parse_wire_batch(b, now)                     # every batch is one ingest accepts
+    sent = [(k, b) for batch in batches for k, b in zip(batch["ev"]["k"], batch["ev"]["b"],
+                                                        strict=True)]
+    assert sent == [(KIND_MOVE, 0), (KIND_MOVE, 0), (KIND_DOWN, BUTTON_LEFT),
+                    (KIND_UP, BUTTON_LEFT), (KIND_MOVE, 0)]
+    assert wire_trajectory(traj).kind.tolist() == [k for k, _ in sent]
