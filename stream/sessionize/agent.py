@@ -162,6 +162,8 @@ def add_sessionizer(app: faust.App, settings: Settings, ready: dict[str, bool],
                             max_events=settings.sessionizer.max_events,
                             window_events=settings.sessionizer.window_events,
                             first_window_events=settings.sessionizer.first_window_events,
+                            window_seconds=(settings.sessionizer.first_window_seconds,
+                                            settings.sessionizer.window_seconds),
                             exit_grace_s=settings.sessionizer.exit_grace_s,
                             max_pending=settings.sessionizer.max_pending)
     ready["sessionizer"] = False

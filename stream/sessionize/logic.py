@@ -9,12 +9,22 @@ A session closes on its exit batch once every batch before it arrived (cause ``e
 inactivity (``idle``, by :meth:`Sessionizer.on_tick`), or at ``max_events`` (``cap``). A batch
 missing before the exit batch is waited for ``exit_grace_s`` only, not the idle timeout: the
 page sent everything it had in its exit flush, and what did not fit its 64 KB keepalive budget
-was dropped and will never come (the session then closes as ``exit`` without it). While it
-is open, every ``window_events`` in-order events also publish a rolling window of the latest
-events for live scoring. The first window comes early, after ``first_window_events`` (a few
-seconds of movement), so a page has a live score long before ``window_events`` events; each
-window holds the events since the one before, so windows never overlap (the decision call adds
-their evidence up). Memory per open session is bounded by ``max_events`` plus one batch and by
+was dropped and will never come (the session then closes as ``exit`` without it).
+
+**Rolling windows.** While a session is open, its in-order events also go out in rolling
+windows for live scoring, on a clock of *movement seconds* (inter-event gaps each capped at
+0.25 s, the SapiMouse evaluation's activity clock: :func:`~.state.batch_movement_s`), so the
+cadence is the same at any sampling rate and a resting pointer does not advance it. A window
+goes out once the in-order events since the previous one hold ``window_seconds[1]`` movement
+seconds, the first one already at ``window_seconds[0]`` (a page has a live score early), or
+once they number ``window_events`` (``first_window_events`` for the first): the event count is
+an upper bound that keeps a window's message and the work to build it bounded whatever the
+sampling rate. The clock is event time (the batches' own gaps), never the wall clock, so a
+replay faster than real time cuts the same windows. Each window holds the events since the one
+before (the newest ``window_events`` when the bound cut it), so windows never overlap (the
+decision call adds their evidence up). ``window_events=0`` turns rolling windows off;
+``window_seconds`` of 0 leave only the event rule (the first window's 0: the first at the
+regular cadence). Memory per open session is bounded by ``max_events`` plus one batch and by
 ``max_pending`` out-of-order batches (then the sequence gap is given up on).
 
 Every record carries the session's pointer type (``pointer``: mouse, pen, touch, or
@@ -50,6 +60,7 @@ from cursorprint.stream.sessionize.state import (
     SessionHeader,
     batch_events,
     batch_key,
+    batch_movement_s,
     batch_size,
     decode_header,
     encode_batch,
@@ -68,8 +79,10 @@ class SessionizerConfig:
 
     idle_s: float = 30.0
     max_events: int = 20000
-    window_events: int = 2048      # 0: no rolling windows
-    first_window_events: int = 256  # the first rolling window, if < window_events (0: off)
+    window_events: int = 2048       # most events of a rolling window (0: no rolling windows)
+    first_window_events: int = 1024  # most events of the first one, if < window_events (0: off)
+    # movement seconds of (the first rolling window, each next one); 0: by events only
+    window_seconds: tuple[float, float] = (4.0, 6.0)
     exit_grace_s: float = 2.0       # wait for batches missing before the exit batch
     max_pending: int = 64
     closed_ttl_s: float = 600.0
@@ -77,14 +90,34 @@ class SessionizerConfig:
     def __post_init__(self) -> None:
         if self.first_window_events < 0:
             raise ValueError(f"first_window_events={self.first_window_events} must be >= 0")
+        if len(self.window_seconds) != 2 or not all(s >= 0 for s in self.window_seconds):
+            raise ValueError(f"window_seconds={self.window_seconds} must be (first, every), "
+                             "both >= 0")
         if self.exit_grace_s < 0:
             raise ValueError(f"exit_grace_s={self.exit_grace_s} must be >= 0")
 
     def next_window(self, windows: int) -> int:
-        """In-order events that make rolling window number ``windows`` (0: no windows)."""
+        """Most in-order events of rolling window number ``windows`` (0: no windows)."""
         if windows == 0 and self.first_window_events:
             return min(self.first_window_events, self.window_events)
         return self.window_events
+
+    def next_window_seconds(self, windows: int) -> float:
+        """Movement seconds that make rolling window number ``windows`` (0: no time rule)."""
+        first, every = self.window_seconds
+        if windows == 0 and first and every:
+            return min(first, every)
+        return every
+
+    def window_due(self, head: SessionHeader) -> int:
+        """Events of the rolling window ``head`` publishes now (0: none is due)."""
+        most = self.next_window(head.windows)
+        if not most or not head.since_window:
+            return 0
+        secs = self.next_window_seconds(head.windows)
+        if head.since_window >= most or (secs and head.since_window_s >= secs):
+            return min(head.since_window, most)
+        return 0
 
 
 @dataclass
@@ -146,7 +179,8 @@ class Sessionizer:
             out.dropped.append("duplicate")
             return out
         out.writes[batch_key(sid, rec.seq)] = encode_batch(rec)
-        head.accept(rec.seq, rec.n_events, rec.t0, rec.final, partition, now_ms, rec.pt)
+        head.accept(rec.seq, rec.n_events, rec.t0, rec.final, partition, now_ms, rec.pt,
+                    batch_movement_s(rec.ev["dt"], first_of_segment=rec.seq == head.first_seq))
         if len(head.pending) > self.cfg.max_pending:
             out.dropped.append("gap")      # a missing batch is given up on
             head.give_up_gap()
@@ -155,11 +189,10 @@ class Sessionizer:
         elif head.complete:
             self._close(sid, head, "exit", now_ms, out)
         else:
-            size = self.cfg.next_window(head.windows)
-            if size and head.since_window >= size:
+            size = self.cfg.window_due(head)
+            if size:
                 out.records.append(self._window(sid, head, size, now_ms, out))
-                head.windows += 1
-                head.since_window = 0
+                head.window_published()
             out.writes[header_key(sid)] = head.to_json()
         return out
 

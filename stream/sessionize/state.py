@@ -18,7 +18,16 @@ gaps are ranges, not one entry per batch).
 The store holds the JSON form (what the changelog carries and what recovery reads back); the
 logic reads and writes only the typed objects, through :func:`decode_header` and ``to_json``.
 The JSON keys are short and stable: state written by an earlier release is read back as is (a
-header without ``pt``, the pointer type, is a mouse session's: the only kind there was).
+header without ``pt``, the pointer type, is a mouse session's: the only kind there was; one
+without ``since_win_s``, the movement seconds since the last rolling window, has none counted
+yet, and a held batch without its movement seconds counts none: the event bound still cuts its
+window).
+
+**Movement seconds** (the rolling windows' clock, :func:`batch_movement_s`) are the activity
+clock of the SapiMouse evaluation (:mod:`cursorprint.model.evaluation.protocol`): inter-event
+gaps summed, each counted at most ``ACTIVE_GAP_S``. A batch's first ``dt`` is the gap from the
+previous batch's last event (the collector starts a batch where the last one ended, at most 1 s
+before its first event), so a batch's movement is known from the batch alone, in or out of order.
 """
 
 from __future__ import annotations
@@ -31,16 +40,27 @@ from typing import Any
 
 import numpy as np
 
+from cursorprint.model.evaluation.protocol import ACTIVE_GAP_S
 from cursorprint.stream.records.events import POINTER_MOUSE
 from cursorprint.stream.records.session import POINTER_MIXED
 from cursorprint.stream.records.wire import PointerBatchRecord
 
 __all__ = ["SessionHeader", "ClosedSession", "decode_header", "encode_batch", "header_key",
-           "batch_key", "segment_sid", "batch_events", "batch_size", "HEADER_PREFIX",
-           "BATCH_PREFIX"]
+           "batch_key", "segment_sid", "batch_events", "batch_size", "batch_movement_s",
+           "HEADER_PREFIX", "BATCH_PREFIX"]
 
 HEADER_PREFIX = "h:"
 BATCH_PREFIX = "b:"
+_GAP_CAP_MS = ACTIVE_GAP_S * 1000.0     # wire gaps are in ms
+
+
+def batch_movement_s(dt_ms: Sequence[float], first_of_segment: bool = False) -> float:
+    """Movement seconds of one batch: its gaps (``dt``, ms) each capped at ``ACTIVE_GAP_S``.
+    The first batch of a segment leaves its first gap out (it runs from the page's start, or
+    the end of the previous segment, not from an event of this one), as the activity clock
+    starts at a session's first event."""
+    gaps = dt_ms[1:] if first_of_segment else dt_ms
+    return sum(min(float(g), _GAP_CAP_MS) for g in gaps) / 1000.0
 
 
 def header_key(sid: str) -> str:
@@ -74,8 +94,10 @@ class SessionHeader:
     n_events: int = 0           # accepted events, in order or held
     windows: int = 0            # rolling windows published
     since_window: int = 0       # in-order events since the last rolling window
+    since_window_s: float = 0.0  # movement seconds of those events (batch_movement_s)
     final_seq: int | None = None
-    pending: list[tuple[int, int]] = field(default_factory=list)   # held (seq, events), sorted
+    # held (seq, events, movement seconds), sorted
+    pending: list[tuple[int, int, float]] = field(default_factory=list)
     skipped: list[tuple[int, int]] = field(default_factory=list)   # given-up gaps [a, b)
     pointer: str = POINTER_MOUSE   # of its events: mouse, pen, touch or POINTER_MIXED
 
@@ -88,11 +110,12 @@ class SessionHeader:
 
     def has(self, seq: int) -> bool:
         """Whether batch ``seq`` was accepted already (in order or held)."""
-        return seq < self.next_seq or any(s == seq for s, _ in self.pending)
+        return seq < self.next_seq or any(p[0] == seq for p in self.pending)
 
     def accept(self, seq: int, n_events: int, t0: float, final: bool, partition: int,
-               now_ms: float, pointer: str = POINTER_MOUSE) -> None:
-        """Count a new batch in: in order, or held until the ones before it arrive."""
+               now_ms: float, pointer: str = POINTER_MOUSE, movement_s: float = 0.0) -> None:
+        """Count a new batch in: in order, or held until the ones before it arrive.
+        ``movement_s``: the batch's :func:`batch_movement_s`."""
         self.note_pointer(pointer, n_events)
         self.n_events += n_events
         self.last_ms = now_ms
@@ -102,10 +125,9 @@ class SessionHeader:
         if final:
             self.final_seq = seq
         if seq == self.next_seq:
-            self.since_window += n_events
-            self.next_seq += 1
+            self._count_in(n_events, movement_s)
         else:
-            bisect.insort(self.pending, (seq, n_events))
+            bisect.insort(self.pending, (seq, n_events, movement_s))
         self._advance()
 
     def note_pointer(self, pointer: str, n_events: int) -> None:
@@ -123,13 +145,24 @@ class SessionHeader:
         self.next_seq = first_held
         self._advance()
 
+    def _count_in(self, n_events: int, movement_s: float) -> None:
+        """The next batch in order joins the in-order prefix (and the next rolling window)."""
+        self.since_window += n_events
+        self.since_window_s += movement_s
+        self.next_seq += 1
+
+    def window_published(self) -> None:
+        """A rolling window of the in-order events so far went out: the next one starts here."""
+        self.windows += 1
+        self.since_window = 0
+        self.since_window_s = 0.0
+
     def _advance(self) -> None:
         """Move the in-order prefix over held batches that now follow it."""
         while self.pending and self.pending[0][0] <= self.next_seq:
-            seq, n = self.pending.pop(0)
+            seq, n, moved = self.pending.pop(0)
             if seq == self.next_seq:
-                self.since_window += n
-                self.next_seq += 1
+                self._count_in(n, moved)
 
     @property
     def complete(self) -> bool:
@@ -149,14 +182,15 @@ class SessionHeader:
 
     def stored_seqs(self) -> list[int]:
         """Every sequence number with a stored batch: the in-order prefix, then held ones."""
-        return self.contiguous_seqs() + [s for s, _ in self.pending]
+        return self.contiguous_seqs() + [p[0] for p in self.pending]
 
     def to_json(self) -> dict[str, Any]:
         obj = {"user": self.user, "site": self.site, "path": self.path,
                "screen": list(self.screen), "p": self.partition, "t0": self.t0,
                "t0_seq": self.t0_seq, "first": self.first_seq, "next": self.next_seq,
                "last": self.last_ms, "n": self.n_events, "win": self.windows,
-               "since_win": self.since_window, "final": self.final_seq,
+               "since_win": self.since_window, "since_win_s": self.since_window_s,
+               "final": self.final_seq,
                "pending": [list(p) for p in self.pending],
                "skipped": [list(s) for s in self.skipped], "closed": False}
         if self.pointer != POINTER_MOUSE:      # absent = mouse, as in state from before it
@@ -171,8 +205,11 @@ class SessionHeader:
                    first_seq=int(obj.get("first", 0)), next_seq=int(obj["next"]),
                    last_ms=float(obj["last"]), n_events=int(obj["n"]),
                    windows=int(obj["win"]), since_window=int(obj["since_win"]),
+                   since_window_s=float(obj.get("since_win_s", 0.0)),
                    final_seq=None if obj["final"] is None else int(obj["final"]),
-                   pending=[(int(s), int(n)) for s, n in obj["pending"]],
+                   # [seq, events] from before movement seconds: none counted for it
+                   pending=[(int(p[0]), int(p[1]), float(p[2]) if len(p) > 2 else 0.0)
+                            for p in obj["pending"]],
                    skipped=[(int(a), int(b)) for a, b in obj["skipped"]],
                    pointer=str(obj.get("pt", POINTER_MOUSE)))
 

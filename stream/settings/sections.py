@@ -214,14 +214,24 @@ class SessionizerSettings:
     max_events: int = setting("SESSION_MAX_EVENTS", "Close a page session at this many events "
                               "(length cap; bounds memory and the `sessions` message size).",
                               20000)
-    window_events: int = setting("SESSION_WINDOW_EVENTS", "Emit a rolling window for live "
-                                 "scoring every this many new events of an open session "
-                                 "(0: off).", 2048)
-    first_window_events: int = setting("SESSION_FIRST_WINDOW_EVENTS", "The first rolling "
-                                       "window comes after this many events (a few seconds of "
-                                       "movement: a page has a live score early), the next "
-                                       "ones every SESSION_WINDOW_EVENTS (0: the first at "
-                                       "SESSION_WINDOW_EVENTS too).", 256)
+    window_seconds: float = setting("SESSION_WINDOW_SECONDS", "Emit a rolling window for live "
+                                    "scoring every this many seconds of movement of an open "
+                                    "session (inter-event gaps each counted at most 0.25 s, the "
+                                    "event time of the batches, not the wall clock; 0: by "
+                                    "SESSION_WINDOW_EVENTS only).", 6.0)
+    first_window_seconds: float = setting("SESSION_FIRST_WINDOW_SECONDS", "The first rolling "
+                                          "window comes after this many seconds of movement (a "
+                                          "page has a live score early), the next ones every "
+                                          "SESSION_WINDOW_SECONDS (0: the first at "
+                                          "SESSION_WINDOW_SECONDS too).", 4.0)
+    window_events: int = setting("SESSION_WINDOW_EVENTS", "Most events of a rolling window: one "
+                                 "goes out at this many new events even before "
+                                 "SESSION_WINDOW_SECONDS of movement (bounds its message and "
+                                 "work at any sampling rate; 0: no rolling windows).", 2048)
+    first_window_events: int = setting("SESSION_FIRST_WINDOW_EVENTS", "Most events of the first "
+                                       "rolling window (the bound for "
+                                       "SESSION_FIRST_WINDOW_SECONDS; 0: SESSION_WINDOW_EVENTS).",
+                                       1024)
     exit_grace_s: float = setting("SESSION_EXIT_GRACE_S", "Once a page's exit batch is in, "
                                   "wait this long (not SESSION_IDLE_S) for batches missing "
                                   "before it, then close the session as `exit` without them.",
@@ -238,6 +248,9 @@ class SessionizerSettings:
             raise _bad(self, "window_events", "must be >= 0 (0: off)")
         if self.first_window_events < 0:
             raise _bad(self, "first_window_events", "must be >= 0 (0: off)")
+        for name in ("window_seconds", "first_window_seconds"):
+            if not getattr(self, name) >= 0:
+                raise _bad(self, name, "must be >= 0 (0: off)")
         if self.exit_grace_s < 0:
             raise _bad(self, "exit_grace_s", "must be >= 0")
 

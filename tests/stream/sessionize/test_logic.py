@@ -291,3 +291,77 @@ def test_a_batch_missing_before_the_exit_batch_is_waited_for_briefly_not_until_i
     assert late == [] and dropped == ["late"]
     idle = apply(store, sz.on_tick(0, 40_500.0))                     # the other: idle timeout
     assert [(r.session_id, r.cause) for r in idle] == [("sess-0002", "idle")]
+
+
+def paced(seq: int, gap_ms: float, n: int = 10, final: bool = False) -> PointerBatchRecord:
+    """Batch ``seq`` of ``n`` events ``gap_ms`` apart (the first gap too: the collector starts
+    a batch where the previous one ended); x encodes the event index."""
+    b = batch(seq, n=n, final=final)
+    return replace(b, t0=1.7e12 + seq * n * gap_ms, ev={**b.ev, "dt": [gap_ms] * n})
+
+
+def windows_of(cfg: SessionizerConfig, batches: list[PointerBatchRecord],
+               now: float = 0.0) -> list[tuple[int | str, int, int]]:
+    """(part, events, first x) of every rolling window the batches make."""
+    store: dict[str, Any] = {}
+    recs, _ = run(Sessionizer(store, cfg), store, batches, now)
+    return [(r.part, r.n_events, int(r.x[0])) for r in recs if r.cause == "window"]
+
+
+def test_rolling_windows_come_every_few_seconds_of_movement_the_first_one_earlier() -> None:
+    cfg = SessionizerConfig(window_seconds=(2.0, 3.0), window_events=1000,
+                            first_window_events=1000)
+    # 10 events 100 ms apart a batch: 1 s of movement each (the first batch 0.9 s: the clock
+    # starts at the session's first event)
+    batches = [paced(i, 100.0) for i in range(12)]
+    # window 0 at 2.9 s (3 batches), then one every 3 s (3 batches), never overlapping
+    want = [(0, 30, 0), (1, 30, 30), (2, 30, 60), (3, 30, 90)]
+    assert windows_of(cfg, batches) == want
+    # event time, not the wall clock: a replay 1000x faster cuts the same windows
+    store: dict[str, Any] = {}
+    sz = Sessionizer(store, cfg)
+    recs: list[SessionRecord] = []
+    for i, b in enumerate(batches):
+        recs += run(sz, store, [b], now=i * 1.0)[0]
+    assert [(r.part, r.n_events, int(r.x[0])) for r in recs if r.cause == "window"] == want
+    # first window's time 0: the first one comes at the regular cadence too
+    assert windows_of(replace(cfg, window_seconds=(0.0, 3.0)), batches)[0] == (0, 40, 0)
+
+
+def test_a_pause_counts_a_quarter_second_of_movement_at_most() -> None:
+    cfg = SessionizerConfig(window_seconds=(5.0, 10.0), window_events=1000,
+                            first_window_events=1000)
+    # events 5 s apart: each gap counts 0.25 s, so a batch is 2.5 s of movement, not 50 s
+    assert windows_of(cfg, [paced(i, 5000.0) for i in range(6)]) == [(0, 30, 0)]
+
+
+def test_the_event_count_bounds_a_window_at_a_high_sampling_rate() -> None:
+    cfg = SessionizerConfig(window_seconds=(2.0, 3.0), window_events=25, first_window_events=15)
+    # 1 ms apart: 100 events are 0.1 s of movement, far below the time rule; the event bound
+    # cuts the windows (the newest events up to the bound)
+    assert windows_of(cfg, [paced(i, 1.0) for i in range(10)]) == [
+        (0, 15, 5), (1, 25, 25), (2, 25, 55)]
+    # by events only (the earlier rule): window_seconds (0, 0)
+    only_events = replace(cfg, window_seconds=(0.0, 0.0))
+    assert windows_of(only_events, [paced(i, 100.0) for i in range(10)]) == [
+        (0, 15, 5), (1, 25, 25), (2, 25, 55)]
+    # window_events=0 still turns rolling windows off, time rule or not
+    assert windows_of(replace(cfg, window_events=0), [paced(i, 100.0) for i in range(10)]) == []
+    with pytest.raises(ValueError, match="window_seconds"):
+        SessionizerConfig(window_seconds=(-1.0, 3.0))
+
+
+def test_the_time_rule_carries_over_a_restart_with_a_batch_held_out_of_order() -> None:
+    cfg = SessionizerConfig(window_seconds=(2.0, 3.0), window_events=1000,
+                            first_window_events=1000)
+    batches = [paced(i, 100.0) for i in range(12)]
+    order = [0, 1, 3, 2, *range(4, 12)]           # batch 3 comes before 2: held over the restart
+    want = windows_of(cfg, [batches[i] for i in order])
+    # window 0 waits for batch 2 (3.9 s once it is in), then every 3 s
+    assert want == [(0, 40, 0), (1, 30, 40), (2, 30, 70)]
+    store: dict[str, Any] = {}
+    recs, _ = run(Sessionizer(store, cfg), store, [batches[i] for i in order[:3]])
+    # a new worker reads the changelog (JSON) back and goes on
+    store = json.loads(json.dumps(store))
+    more, _ = run(Sessionizer(store, cfg), store, [batches[i] for i in order[3:]])
+    assert [(r.part, r.n_events, int(r.x[0])) for r in recs + more if r.cause == "window"] == want
