@@ -15,10 +15,10 @@ from typing import Any
 
 from cursorprint.stream.records.errors import WireError
 
-__all__ = ["loads_json", "MAX_SAFE_INTEGER"]
+__all__ = ["loads_json", "MAX_SAFE_INTEGER", "MAX_NUMBER_CHARS"]
 
 MAX_SAFE_INTEGER = 2**53          # JavaScript's Number.MAX_SAFE_INTEGER + 1: exact in a double
-_MAX_NUMBER_CHARS = 64            # longer number literals are refused before conversion
+MAX_NUMBER_CHARS = 64             # longer number literals are refused before conversion
 
 
 def _reject_constant(name: str) -> Any:
@@ -26,7 +26,7 @@ def _reject_constant(name: str) -> Any:
 
 
 def _parse_int(text: str) -> int:
-    if len(text) <= _MAX_NUMBER_CHARS:
+    if len(text) <= MAX_NUMBER_CHARS:
         value = int(text)
         if abs(value) <= MAX_SAFE_INTEGER:
             return value
@@ -35,7 +35,7 @@ def _parse_int(text: str) -> int:
 
 
 def _parse_float(text: str) -> float:
-    if len(text) <= _MAX_NUMBER_CHARS:
+    if len(text) <= MAX_NUMBER_CHARS:
         value = float(text)
         if abs(value) < float("inf"):
             return value
