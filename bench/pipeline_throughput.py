@@ -1,21 +1,33 @@
-"""Pipeline throughput and close-to-score latency, as ratios measured in one run.
+"""Pipeline throughput, scale-out and close-to-score latency, as ratios measured in one run.
 
 * events/s through the agents (pointer-batches -> sessionizer -> sessions -> scorer ->
   session-scores, workers as real ``cursorprint worker`` subprocesses) divided by the bare
   broker's produce+consume events/s for the SAME pointer-batch messages (same client, same
-  partitions);
+  partitions), for two workloads:
+
+  - **Balabit**: real Balabit test sessions cut into collector batches (sparse: ~8 events a
+    one-second batch);
+  - **SapiMouse-rate**: SapiMouse one-minute recordings (browser mousemove at ~60 Hz, 16-17 ms
+    apart) cut by the collector's own rules (``playback.to_batches``: one batch per second of
+    recording, the "Other" button left out as the collector does): ~35 events a batch;
+
+  each also as page sessions/s and pointer batches/s (one moving page session sends about one
+  batch a second, so batches/s is also how many moving page sessions the workers keep up with);
 * p50/p99 from a session's close (``closed_at``, sessionizer) to its score on the topic (the
-  score message's broker timestamp), at saturation and at a light stated load.
+  score message's broker timestamp): at saturation, at 80 % of the saturation batch rate just
+  measured (Balabit batches sent evenly paced), and at a light stated load;
+* scale-out: the Balabit saturation run again after a second sessionizer and a second scorer
+  joined (2 + 2 processes on the partitions) against the 1 + 1 figure of the same run.
 
-Messages are real Balabit test sessions cut into collector batches (stream.replay.to_batches).
-Starts a private stack unless CURSORPRINT_KAFKA_BOOTSTRAP is set; uses CURSORPRINT_MODEL_DIR if
-it holds a model, else trains a tiny synthetic one.
+Starts a private stack (4 partitions) unless CURSORPRINT_KAFKA_BOOTSTRAP is set; uses
+CURSORPRINT_MODEL_DIR if it holds a model, else trains a tiny synthetic one.
 
-    python bench/pipeline_throughput.py [--sessions 60] [--light 12] [--py-spy PATH --profile-out F]
+    python -m bench.pipeline_throughput [--sessions 60] [--sapi-sessions 12] [--light 12]
+        [--no-scale-out] [--py-spy PATH --profile-out F]
 
-``--py-spy`` samples the sessionizer worker with that py-spy binary during the saturation run
-(``py-spy record --pid``, raw collapsed stacks in ``--profile-out``); summarise them with
-``python bench/profile_top.py F``.
+``--py-spy`` samples the (first) sessionizer worker with that py-spy binary during the Balabit
+saturation run (``py-spy record --pid``, raw collapsed stacks in ``--profile-out``); summarise
+them with ``python bench/profile_top.py F``.
 """
 
 from __future__ import annotations
@@ -30,12 +42,15 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cursorprint.model.data.datasets import read_sapimouse_session
+from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.stream.devtools.playback import load_balabit_sessions, to_batches
 from cursorprint.stream.devtools.readiness import wait_ready
 from cursorprint.stream.devtools.stack import Stack, free_port
@@ -46,29 +61,54 @@ from cursorprint.stream.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "datasets" / "balabit"
+SAPI = REPO.parent / "shared" / "datasets" / "sapimouse"
+Messages = list[list[tuple[bytes, bytes]]]       # (key, value) per session
 
 
+@dataclass
+class Workload:
+    """Pointer-batch messages of some page sessions, ready to send."""
+
+    name: str
+    per_session: Messages
+    sids: set[str]
+    events: int
+
+    @property
+    def batches(self) -> int:
+        return sum(len(m) for m in self.per_session)
 
 
-def records(settings: Settings, sessions: list[Any], run: str) -> tuple[list[list[tuple[bytes, bytes]]], int]:
-    """Pointer-batch messages (key, value) per session, and the number of events."""
+def records(settings: Settings, sessions: list[tuple[str, Trajectory]], name: str,
+            run: str) -> Workload:
+    """The collector batches of each ``(user, trajectory)`` as pointer-batch messages."""
     now = time.time() * 1000
-    out, n = [], 0
-    for i, s in enumerate(sessions):
+    out, sids, n = [], set(), 0
+    for i, (user, traj) in enumerate(sessions):
         sid = f"bench-{run}-{i:05d}"
+        sids.add(sid)
         msgs = []
-        for b in to_batches(s.traj, site="demo", token="t.t", sid=sid, start_ms=int(now)):
-            rec = PointerBatchRecord.from_wire(parse_wire_batch(b, now),
-                                               user_key("demo", s.user, settings.ingest.pseudonym_secret),
-                                               now)
+        for b in to_batches(traj, site="demo", token="t.t", sid=sid, start_ms=int(now)):
+            rec = PointerBatchRecord.from_wire(
+                parse_wire_batch(b, now),
+                user_key("demo", user, settings.ingest.pseudonym_secret), now)
             msgs.append((rec.key, rec.to_bytes()))
             n += len(b["ev"]["dt"])
         out.append(msgs)
-    return out, n
+    return Workload(name, out, sids, n)
 
 
-async def produce(settings: Settings, topic: str, per_session: list[list[tuple[bytes, bytes]]],
-                  gap_s: float = 0.0) -> None:
+def sapimouse_sessions(n: int, root: Path = SAPI) -> list[tuple[str, Trajectory]]:
+    """The one-minute recordings of the first ``n`` SapiMouse users (by folder name)."""
+    files = sorted(root.glob("user*/session_1min.csv"))[:n]
+    if len(files) < n:
+        raise SystemExit(f"{root}: {len(files)} one-minute recordings, {n} wanted")
+    return [(f.parent.name, read_sapimouse_session(f, f.parent.name)) for f in files]
+
+
+async def produce(settings: Settings, topic: str, per_session: Messages,
+                  gap_s: float = 0.0, rate: float | None = None) -> None:
+    """Send every message; ``gap_s`` between sessions, or ``rate`` messages/s evenly paced."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all",
@@ -76,9 +116,15 @@ async def produce(settings: Settings, topic: str, per_session: list[list[tuple[b
     await producer.start()
     try:
         futures = []
+        t0, sent = time.perf_counter(), 0
         for msgs in per_session:
             for key, value in msgs:
+                if rate is not None:
+                    ahead = t0 + sent / rate - time.perf_counter()
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
                 futures.append(await producer.send(topic, value, key=key))
+                sent += 1
             if gap_s:
                 await asyncio.sleep(gap_s)
         await asyncio.gather(*futures)
@@ -86,8 +132,9 @@ async def produce(settings: Settings, topic: str, per_session: list[list[tuple[b
         await producer.stop()
 
 
-async def consume_until(settings: Settings, topic: str, done: Any, start_at_end: bool,
-                        timeout: float = 600.0) -> list[Any]:
+async def consume_until(settings: Settings, topic: str, take: Callable[[Any], bool],
+                        start_at_end: bool, timeout: float = 900.0) -> None:
+    """Read ``topic`` until ``take(message)`` says it was the last one wanted."""
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka.bootstrap,
@@ -95,21 +142,20 @@ async def consume_until(settings: Settings, topic: str, done: Any, start_at_end:
                                 auto_offset_reset="latest" if start_at_end else "earliest",
                                 max_partition_fetch_bytes=8 * 1024 * 1024)
     await consumer.start()
-    got: list[Any] = []
     try:
         deadline = time.monotonic() + timeout
-        while not done(got):
+        while True:
             if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting on {topic} ({len(got)} messages)")
+                raise SystemExit(f"timed out waiting on {topic}")
             batch = await consumer.getmany(timeout_ms=200)
-            for msgs in batch.values():
-                got.extend(msgs)
+            if any(take(m) for msgs in batch.values() for m in msgs):
+                return
     finally:
         await consumer.stop()
-    return got
 
 
-async def bare(settings: Settings, per_session: list[list[tuple[bytes, bytes]]]) -> float:
+async def bare(settings: Settings, work: Workload) -> float:
+    """Seconds to produce and consume ``work`` on a fresh topic (no agents)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     topic = f"bench-bare-{uuid.uuid4().hex[:8]}"
@@ -117,45 +163,120 @@ async def bare(settings: Settings, per_session: list[list[tuple[bytes, bytes]]])
     await admin.start()
     await admin.create_topics([NewTopic(topic, settings.topics.partitions, 1)])
     await admin.close()
-    total = sum(len(m) for m in per_session)
+    left = [work.batches]
+
+    def take(_: Any) -> bool:
+        left[0] -= 1
+        return left[0] <= 0
     t0 = time.perf_counter()
-    consumer = asyncio.create_task(consume_until(settings, topic, lambda g: len(g) >= total,
-                                                 start_at_end=False))
-    await produce(settings, topic, per_session)
+    consumer = asyncio.create_task(consume_until(settings, topic, take, start_at_end=False))
+    await produce(settings, topic, work.per_session)
     await consumer
     return time.perf_counter() - t0
 
 
-async def through_pipeline(settings: Settings, per_session: list[list[tuple[bytes, bytes]]],
-                           sids: set[str], gap_s: float = 0.0) -> tuple[float, list[float]]:
-    def done(got: list[Any]) -> bool:
-        return sids <= {json.loads(m.value)["session_id"] for m in got
-                        if json.loads(m.value)["part"] == "final"}
-    consumer = asyncio.create_task(consume_until(settings, SESSION_SCORES, done,
+async def through_pipeline(settings: Settings, work: Workload, gap_s: float = 0.0,
+                           rate: float | None = None) -> tuple[float, list[float]]:
+    """Seconds from the first batch sent to the last session's final score, and each final
+    score's delay after its session closed (s)."""
+    waiting, lat = set(work.sids), []
+
+    def take(m: Any) -> bool:
+        v = json.loads(m.value)
+        if v["part"] == "final" and v["session_id"] in waiting:
+            waiting.discard(v["session_id"])
+            lat.append((m.timestamp - v["closed_at"]) / 1000.0)
+        return not waiting
+    consumer = asyncio.create_task(consume_until(settings, SESSION_SCORES, take,
                                                  start_at_end=True))
     await asyncio.sleep(3.0)        # the consumer is positioned at the end
     t0 = time.perf_counter()
-    await produce(settings, POINTER_BATCHES, per_session, gap_s)
-    got = await consumer
-    took = time.perf_counter() - t0
-    lat = []
-    for m in got:
-        v = json.loads(m.value)
-        if v["session_id"] in sids and v["part"] == "final":
-            lat.append((m.timestamp - v["closed_at"]) / 1000.0)
-    return took, lat
+    await produce(settings, POINTER_BATCHES, work.per_session, gap_s, rate)
+    await consumer
+    return time.perf_counter() - t0, lat
+
+
+class Workers:
+    """``cursorprint worker`` subprocesses, each with a home (Faust data dir) of its own."""
+
+    def __init__(self, env: dict[str, str], home: Path) -> None:
+        self.env, self.home = env, home
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, *roles: str) -> None:
+        cli = [sys.executable, "-m", "cursorprint.stream.cli", "worker"]
+        started = []
+        for role in roles:
+            port = free_port()
+            home = self.home / f"{role}-{len(self.procs)}"
+            proc = subprocess.Popen([*cli, role, "--web-port", str(port)],
+                                    env={**self.env, "CURSORPRINT_HOME": str(home)})
+            self.procs.append((role, proc))
+            started.append((port, proc))
+        for port, proc in started:
+            wait_ready(f"http://127.0.0.1:{port}/readyz", proc, 180)
+
+    def first(self, role: str) -> subprocess.Popen[bytes]:
+        return next(p for r, p in self.procs if r == role)
+
+    def stop(self) -> None:
+        for _, p in self.procs:
+            p.terminate()
+        for _, p in self.procs:
+            p.wait(30)
+
+
+@dataclass
+class Saturation:
+    work: Workload
+    bare_s: float
+    pipe_s: float
+    lat: list[float]
+
+    def lines(self) -> list[str]:
+        w, n = self.work, len(self.work.per_session)
+        bare_eps, pipe_eps = w.events / self.bare_s, w.events / self.pipe_s
+        q = np.percentile(self.lat, [50, 99])
+        return [
+            f"{w.name}: {n} page sessions, {w.batches} pointer batches, {w.events} events "
+            f"({w.events / w.batches:.1f} events a batch)",
+            f"  bare broker produce+consume : {bare_eps:10,.0f} events/s ({self.bare_s:.2f} s)",
+            f"  pipeline (sessionize+score) : {pipe_eps:10,.0f} events/s, "
+            f"{w.batches / self.pipe_s:,.0f} batches/s, {n / self.pipe_s:.2f} page sessions/s "
+            f"({self.pipe_s:.2f} s)",
+            f"  ratio pipeline/bare = {pipe_eps / bare_eps:.3f}",
+            f"  close->score at saturation: p50 {q[0]:.3f} s, p99 {q[1]:.3f} s"]
+
+
+def saturate(settings: Settings, work: Workload, spy: Callable[[], Any] | None = None
+             ) -> Saturation:
+    """The bare broker, then the pipeline, on the same messages (``spy`` profiles the latter;
+    it returns a function that stops the profiler)."""
+    bare_s = asyncio.run(bare(settings, work))
+    stop = spy() if spy is not None else None
+    pipe_s, lat = asyncio.run(through_pipeline(settings, work))
+    if stop is not None:
+        stop()
+    return Saturation(work, bare_s, pipe_s, lat)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sessions", type=int, default=60)
+    ap.add_argument("--sessions", type=int, default=60, help="Balabit sessions")
+    ap.add_argument("--sapi-sessions", type=int, default=12,
+                    help="SapiMouse one-minute sessions (0: leave that workload out)")
     ap.add_argument("--light", type=int, default=12, help="sessions of the light-load run")
     ap.add_argument("--light-gap", type=float, default=1.0, help="seconds between sessions")
+    ap.add_argument("--load", type=float, default=0.8,
+                    help="paced run at this share of the Balabit saturation batch rate (0: off)")
+    ap.add_argument("--no-scale-out", action="store_true",
+                    help="leave out the 2 sessionizer + 2 scorer run")
     ap.add_argument("--py-spy", type=Path, default=None,
                     help="py-spy binary: profile the sessionizer worker with it")
     ap.add_argument("--profile-out", type=Path, default=Path("sessionizer-profile.txt"),
                     help="raw collapsed stacks of the sessionizer worker (with --py-spy)")
     args = ap.parse_args()
+    print(f"load average at start: {os.getloadavg()}", flush=True)
     tmp = tempfile.TemporaryDirectory(prefix="cp-bench-")
     stack = None
     if "CURSORPRINT_KAFKA_BOOTSTRAP" in os.environ:
@@ -182,53 +303,74 @@ def main() -> int:
     env.update({"CURSORPRINT_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
                 "CURSORPRINT_REDIS_URL": settings.redis.url,
                 "CURSORPRINT_TOPIC_PARTITIONS": str(settings.topics.partitions),
-                "CURSORPRINT_HOME": tmp.name, "CURSORPRINT_MODEL_DIR": str(model),
+                "CURSORPRINT_MODEL_DIR": str(model.resolve()),
                 "CURSORPRINT_LOG_LEVEL": "WARNING"})
-    web_s, web_c = free_port(), free_port()
-    cli = [sys.executable, "-m", "cursorprint.stream.cli", "worker"]
-    procs = [subprocess.Popen([*cli, "sessionizer", "--web-port", str(web_s)], env=env),
-             subprocess.Popen([*cli, "scorer", "--web-port", str(web_c)], env=env)]
+    workers = Workers(env, Path(tmp.name))
+    out: list[str] = []
     try:
-        wait_ready(f"http://127.0.0.1:{web_s}/readyz", procs[0], 180)
-        wait_ready(f"http://127.0.0.1:{web_c}/readyz", procs[1], 180)
-        sessions = load_balabit_sessions(DATA, DATA / "labels_dev.csv",
-                                         args.sessions + args.light + 2)
+        workers.start("sessionizer", "scorer")
+        balabit = [(s.user, s.traj) for s in
+                   load_balabit_sessions(DATA, DATA / "labels_dev.csv", args.sessions + 8)]
+        main_s, warm_s = balabit[:args.sessions], balabit[args.sessions:]
         run = uuid.uuid4().hex[:6]
-        warm, _ = records(settings, sessions[:2], run + "w")
-        main_set, n_events = records(settings, sessions[2:2 + args.sessions], run)
-        light, _ = records(settings, sessions[2 + args.sessions:], run + "l")
-        n_msgs = sum(len(m) for m in main_set)
-        asyncio.run(through_pipeline(settings, warm, {f"bench-{run}w-{i:05d}" for i in range(2)}))
-        t_bare = asyncio.run(bare(settings, main_set))
-        sids = {f"bench-{run}-{i:05d}" for i in range(len(main_set))}
-        spy = None if args.py_spy is None else subprocess.Popen(
-            [str(args.py_spy), "record", "--pid", str(procs[0].pid), "--rate", "250",
-             "--nonblocking", "--format", "raw", "-o", str(args.profile_out)])
-        t_pipe, lat = asyncio.run(through_pipeline(settings, main_set, sids))
-        if spy is not None:            # the profile covers the saturation run only
-            spy.send_signal(signal.SIGINT)
-            spy.wait(60)
-        lsids = {f"bench-{run}l-{i:05d}" for i in range(len(light))}
-        _, light_lat = asyncio.run(through_pipeline(settings, light, lsids, args.light_gap))
+        asyncio.run(through_pipeline(settings, records(settings, warm_s[:2], "warm", run + "w")))
+
+        def spy() -> Callable[[], Any]:
+            proc = subprocess.Popen(
+                [str(args.py_spy), "record", "--pid", str(workers.first("sessionizer").pid),
+                 "--rate", "250", "--nonblocking", "--format", "raw", "-o",
+                 str(args.profile_out)])
+
+            def stop() -> None:
+                proc.send_signal(signal.SIGINT)
+                proc.wait(60)
+            return stop
+        sat = saturate(settings, records(settings, main_s, "Balabit", run),
+                       spy if args.py_spy is not None else None)
+        out += sat.lines()
+        print("\n".join(sat.lines()), flush=True)
+        if args.sapi_sessions:
+            sapi = saturate(settings, records(settings, sapimouse_sessions(args.sapi_sessions),
+                                              "SapiMouse-rate", run + "s"))
+            out += sapi.lines()
+            print("\n".join(sapi.lines()), flush=True)
+        if args.load:
+            rate = args.load * sat.work.batches / sat.pipe_s
+            paced = records(settings, main_s, "Balabit paced", run + "p")
+            took, lat = asyncio.run(through_pipeline(settings, paced, rate=rate))
+            q = np.percentile(lat, [50, 99])
+            line = (f"close->score at {100 * args.load:.0f} % of the saturation rate "
+                    f"({rate:,.0f} batches/s = {paced.events / took:,.0f} events/s sent evenly, "
+                    f"{len(lat)} sessions): p50 {q[0]:.3f} s, p99 {q[1]:.3f} s")
+            out.append(line)
+            print(line, flush=True)
+        if args.light:
+            light = records(settings, balabit[:args.light], "light", run + "l")
+            _, light_lat = asyncio.run(through_pipeline(settings, light, args.light_gap))
+            ql = np.percentile(light_lat, [50, 99])
+            line = (f"close->score at light load (one session every {args.light_gap:g} s, "
+                    f"{len(light_lat)} sessions): p50 {ql[0]:.3f} s, p99 {ql[1]:.3f} s")
+            out.append(line)
+            print(line, flush=True)
+        if not args.no_scale_out:
+            workers.start("sessionizer", "scorer")
+            # the group rebalances onto 2 + 2: wait until sessions flow on every partition
+            asyncio.run(through_pipeline(settings, records(settings, warm_s, "warm",
+                                                           run + "x")))
+            two = saturate(settings, records(settings, main_s, "Balabit, 2 + 2", run + "2"))
+            one_eps, two_eps = sat.work.events / sat.pipe_s, two.work.events / two.pipe_s
+            out += [*two.lines(),
+                    f"scale-out: 2 sessionizers + 2 scorers {two_eps:,.0f} events/s vs 1 + 1 "
+                    f"{one_eps:,.0f} events/s on {settings.topics.partitions} partitions: "
+                    f"x{two_eps / one_eps:.2f}"]
     finally:
-        for p in procs:
-            p.terminate()
-            p.wait(30)
+        workers.stop()
         if stack is not None:
             stack.down()
         tmp.cleanup()
-    bare_eps, pipe_eps = n_events / t_bare, n_events / t_pipe
-    print(f"{len(main_set)} Balabit sessions, {n_msgs} pointer batches, {n_events} events, "
-          f"{settings.topics.partitions} partitions, model {model}")
-    print(f"bare broker produce+consume : {bare_eps:10,.0f} events/s ({t_bare:.2f} s)")
-    print(f"pipeline (sessionize+score) : {pipe_eps:10,.0f} events/s ({t_pipe:.2f} s)")
-    print(f"ratio pipeline/bare = {pipe_eps / bare_eps:.3f}")
-    q = np.percentile(lat, [50, 99])
-    print(f"close->score at saturation ({pipe_eps:,.0f} events/s): p50 {q[0]:.3f} s, "
-          f"p99 {q[1]:.3f} s")
-    ql = np.percentile(light_lat, [50, 99])
-    print(f"close->score at light load (one session every {args.light_gap:g} s, "
-          f"{len(light_lat)} sessions): p50 {ql[0]:.3f} s, p99 {ql[1]:.3f} s")
+    print(f"\n== model {model}, {settings.topics.partitions} partitions, load average at end: "
+          f"{os.getloadavg()}")
+    print("\n".join(out))
     return 0
 
 

@@ -1,0 +1,41 @@
+"""The workloads of ``bench/pipeline_throughput.py``: what it sends is what a collector sends.
+
+No timing here (that is the bench's job): the SapiMouse-rate messages are valid records, cut
+into the collector's one-second batches, in order per page session, and denser than Balabit's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.pipeline_throughput import Workload, records, sapimouse_sessions
+from cursorprint.stream.devtools.playback import load_balabit_sessions
+from cursorprint.stream.records.wire import PointerBatchRecord
+from cursorprint.stream.settings import load_settings
+
+
+def _check(work: Workload) -> list[list[PointerBatchRecord]]:
+    recs = [[PointerBatchRecord.from_bytes(v) for _, v in msgs] for msgs in work.per_session]
+    assert {r[0].sid for r in recs} == work.sids and len(work.sids) == len(recs)
+    assert sum(r.n_events for rs in recs for r in rs) == work.events
+    for msgs, rs in zip(work.per_session, recs, strict=True):
+        assert [k for k, _ in msgs] == [r.key for r in rs]     # keyed by page session
+        assert [r.seq for r in rs] == list(range(len(rs)))
+        assert [r.final for r in rs] == [False] * (len(rs) - 1) + [True]
+        for r in rs:    # one flush slot of recording, plus at most 1 s back to its start
+            assert sum(r.ev["dt"]) <= 2000.0
+    return recs
+
+
+def test_sapimouse_rate_workload_is_cut_like_the_collector(sapimouse_dir: Path,
+                                                           balabit_dir: Path) -> None:
+    settings = load_settings(environ={})
+    sapi = records(settings, sapimouse_sessions(2, sapimouse_dir), "SapiMouse-rate", "t1")
+    recs = _check(sapi)
+    # one-minute recordings: about a minute of one-second batches each
+    assert all(50 <= len(rs) <= 70 for rs in recs)
+    per_batch = sapi.events / sapi.batches
+    balabit = records(settings, [(s.user, s.traj) for s in
+                                 load_balabit_sessions(balabit_dir, None, 2)], "Balabit", "t2")
+    _check(balabit)
+    assert per_batch > 2 * balabit.events / balabit.batches
