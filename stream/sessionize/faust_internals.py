@@ -18,15 +18,17 @@ The consumer's read and committed offsets are private attributes (``_read_offset
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import msgspec
 
 __all__ = ["write_table", "first_unhandled", "caught_up", "consumer_lag", "revoked_partitions"]
 
 log = logging.getLogger(__name__)
 _ABSENT = object()
+_encode = msgspec.json.Encoder().encode
 
 
 async def write_table(table: Any, writes: Mapping[str, Any], partition: int) -> None:
@@ -37,7 +39,8 @@ async def write_table(table: Any, writes: Mapping[str, Any], partition: int) -> 
 
     The records go straight to Faust's producer (what ``Topic.send`` ends in, without its
     per-message futures, sensors and debug logging), JSON-encoded as the table's schema decodes
-    them at recovery. The memory store keeps no persisted changelog offset, so Faust's
+    them at recovery (by msgspec's encoder: JSON that reads back as ``json.dumps``'s would,
+    several times faster on the sessions' event lists). The memory store keeps no persisted changelog offset, so Faust's
     sent-callback is not needed. ``partition`` is the changelog partition, the one of the input
     the state belongs to (Faust's own ``table[key] = value`` takes it from the current stream
     event, which a group of events does not have)."""
@@ -53,8 +56,8 @@ async def write_table(table: Any, writes: Mapping[str, Any], partition: int) -> 
             payload = None
         else:
             data[key] = value
-            payload = json.dumps(value, separators=(",", ":")).encode()
-        await producer.send(topic, json.dumps(key).encode(), payload, partition=partition,
+            payload = _encode(value)
+        await producer.send(topic, _encode(key), payload, partition=partition,
                             timestamp=None, headers=None)
 
 
