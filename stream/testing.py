@@ -118,6 +118,10 @@ class MemoryEnrolments(_Outage):
         self.sessions[user_key][session_id] = "added"
         return "new"
 
+    def session_state(self, user_key: str, session_id: str) -> str:
+        self._call("enrolments")
+        return self.sessions.get(user_key, {}).get(session_id, "new")
+
     def session_fitted(self, user_key: str, session_id: str) -> None:
         self._call("enrolments")
         self.sessions.setdefault(user_key, {})[session_id] = "fitted"

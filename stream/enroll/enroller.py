@@ -22,7 +22,7 @@ from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.model.nets.heads import Head, fit_head
 from cursorprint.stream.records.errors import CursorprintError
 from cursorprint.stream.stores.base import Enrolments, Heads
-from cursorprint.stream.stores.enrolments import FITTED
+from cursorprint.stream.stores.enrolments import FITTED, NEW
 
 __all__ = ["Enroller", "EnrollError", "DescriberLike", "MIN_WINDOWS"]
 
@@ -82,13 +82,7 @@ class Enroller:
     def add_sessions(self, user_key: str, trajs: list[Trajectory]) -> tuple[str | None, int]:
         """Add trusted sessions; returns (new head version or None if too few windows, windows)."""
         self.enrolments.add(user_key, self._descriptors(trajs), keep_last=self.max_windows)
-        owner = self.owner_windows(user_key)
-        if len(owner) < MIN_WINDOWS:
-            return None, len(owner)
-        head = self.fit(user_key, owner)
-        version = self.heads.put(user_key, head, {"windows": len(owner), "source": "enroll",
-                                                  "model_version": self.model.model_version})
-        return version, len(owner)
+        return self._refit(user_key)
 
     def add_trusted(self, user_key: str, session_id: str, traj: Trajectory
                     ) -> tuple[str | None, int] | None:
@@ -97,18 +91,32 @@ class Enroller:
         before (nothing counted, nothing refitted).
 
         The session is marked fitted only after its head is stored, so a crash in between
-        refits it when it comes again, without adding its windows a second time."""
-        state = self.enrolments.add_session(user_key, session_id,
-                                            self._descriptors([traj]), self.max_windows)
+        refits it when it comes again, without adding its windows a second time.
+
+        A session seen before is not embedded again: the read-only look comes first. It
+        writes nothing, so a crash around it loses nothing, and it only skips work for a
+        session the store already holds (``added``: its rows are stored, refit them;
+        ``fitted``: done). The atomic check in ``add_session`` stays the authority, for a
+        session that two consumers get at once during a rebalance."""
+        state = self.enrolments.session_state(user_key, session_id)
+        if state == NEW:
+            state = self.enrolments.add_session(user_key, session_id,
+                                                self._descriptors([traj]), self.max_windows)
         if state == FITTED:
             return None
-        owner = self.owner_windows(user_key)
-        version = None
-        if len(owner) >= MIN_WINDOWS:
-            version = self.heads.put(user_key, self.fit(user_key, owner),
-                                     {"windows": len(owner), "source": "enroll",
-                                      "model_version": self.model.model_version})
+        got = self._refit(user_key)
         self.enrolments.session_fitted(user_key, session_id)
+        return got
+
+    def _refit(self, user_key: str) -> tuple[str | None, int]:
+        """Fit the user's head from their stored windows and store it; returns (its version,
+        or None with fewer than :data:`MIN_WINDOWS` windows, the windows)."""
+        owner = self.owner_windows(user_key)
+        if len(owner) < MIN_WINDOWS:
+            return None, len(owner)
+        version = self.heads.put(user_key, self.fit(user_key, owner),
+                                 {"windows": len(owner), "source": "enroll",
+                                  "model_version": self.model.model_version})
         return version, len(owner)
 
     def owner_windows(self, user_key: str) -> np.ndarray:

@@ -49,6 +49,11 @@ class Enrolments(Protocol):
         ``"added"`` (added before, its refit not confirmed) or ``"fitted"``."""
         ...
 
+    def session_state(self, user_key: str, session_id: str) -> str:
+        """What :meth:`add_session` would find now (``"new"``, ``"added"`` or ``"fitted"``),
+        changing nothing: lets a caller skip work for a session it saw before."""
+        ...
+
     def session_fitted(self, user_key: str, session_id: str) -> None:
         """Record that the user's head was refitted with ``session_id``'s rows."""
         ...

@@ -101,6 +101,15 @@ class RedisEnrolments:
             raise Unavailable(REDIS_UNAVAILABLE, f"enrolments: {exc}") from exc
         return got.decode() if isinstance(got, bytes) else str(got)
 
+    def session_state(self, user_key: str, session_id: str) -> str:
+        try:
+            got = self.redis.hget(self.sessions_prefix + user_key, session_field(session_id))
+        except Exception as exc:  # noqa: BLE001 - any client/connection error
+            raise Unavailable(REDIS_UNAVAILABLE, f"enrolments: {exc}") from exc
+        if got is None:
+            return NEW
+        return got.decode() if isinstance(got, bytes) else str(got)
+
     def session_fitted(self, user_key: str, session_id: str) -> None:
         try:
             self.redis.hset(self.sessions_prefix + user_key, session_field(session_id), FITTED)

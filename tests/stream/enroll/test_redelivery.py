@@ -66,10 +66,29 @@ def test_a_refit_cut_short_by_a_crash_is_done_when_the_session_comes_again(
     rows = e._descriptors([session(300.0, 900)])
     assert store.add_session(OWNER, "page-a", rows, keep_last=512) == NEW
     assert heads.puts == 0
+    model = e.model
+    assert isinstance(model, StandInModel)
+    e.negatives()                                  # embedded once per model, not per session
+    embedded = list(model.embed_calls)
     version, n = e.add_trusted(OWNER, "page-a", session(300.0, 900)) or (None, 0)
     assert (n, heads.puts) == (9, 1) and version is not None     # refitted, not added again
+    assert model.embed_calls == embedded     # its windows were stored: not embedded again
     assert store.add_session(OWNER, "page-a", rows, keep_last=512) == FITTED
     assert e.add_trusted(OWNER, "page-a", session(300.0, 900)) is None and heads.puts == 1
+
+
+def test_a_session_enrolled_before_is_not_embedded_again(
+        redis_enroller: tuple[Enroller, RedisEnrolments]) -> None:
+    e, store = redis_enroller
+    model = e.model
+    assert isinstance(model, StandInModel)
+    assert store.session_state(OWNER, "page-a") == NEW
+    assert store.session_state(OWNER, "page-a") == NEW       # looking changes nothing
+    assert e.add_trusted(OWNER, "page-a", session(300.0, 900)) is not None
+    assert store.session_state(OWNER, "page-a") == FITTED
+    embedded = list(model.embed_calls)
+    assert e.add_trusted(OWNER, "page-a", session(300.0, 900)) is None
+    assert model.embed_calls == embedded and len(store.windows(OWNER)) == 9
 
 
 def test_the_store_keeps_digests_of_a_bounded_number_of_sessions(
