@@ -1,5 +1,6 @@
-"""``cursorprint playback balabit`` (recorded sessions through the running pipeline) and
-``cursorprint run`` (the main job: stack, model, ingest, workers, a Balabit playback, results)."""
+"""``cursorprint playback balabit`` (recorded sessions through the running pipeline),
+``cursorprint replay sapimouse`` (time to detect on the live path) and ``cursorprint run``
+(the main job: stack, model, ingest, workers, a Balabit playback, results)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,34 @@ def register(sub: Any) -> None:
                    help="also write the per-session scores here")
     b.set_defaults(handler=_playback)
 
+    rp = sub.add_parser("replay", help="replay recorded sessions through the running pipeline "
+                        "as genuine and impostor attempts: time to detect")
+    rpsub = rp.add_subparsers(dest="dataset", metavar="DATASET", required=True)
+    sm = rpsub.add_parser("sapimouse", help="SapiMouse 1-minute sessions of users 73-120, each "
+                          "as its owner and as other enrolled users; report.json, attempts.csv "
+                          "and time_to_detect.png in --out")
+    sm.add_argument("--data", type=Path, default=None, metavar="DIR",
+                    help="SapiMouse folder (default CURSORPRINT_DATA_DIR/sapimouse)")
+    sm.add_argument("--model", type=Path, default=None, metavar="DIR",
+                    help="the model the running scorer uses, backbone on users 1-72 (default "
+                         "CURSORPRINT_MODEL_DIR); heads for users 73-120 are enrolled on it "
+                         "and put in the head store")
+    sm.add_argument("--out", type=Path, required=True, metavar="DIR")
+    sm.add_argument("--users", type=positive_int, default=None, metavar="N",
+                    help="only the first N test users (default all 48)")
+    sm.add_argument("--impostors", type=positive_int, default=3, metavar="K",
+                    help="impostor attempts per session (claimed users drawn with --seed)")
+    sm.add_argument("--seed", type=int, default=0)
+    sm.add_argument("--speed", type=_speed, default=0.0, metavar="xN",
+                    help="x1 real time, x0 (default) as fast as possible: windows follow the "
+                         "events' own clock, so the speed does not change them")
+    sm.add_argument("--ingest", default=None, metavar="URL",
+                    help="ingest base URL (default http://CURSORPRINT_INGEST_HOST:PORT)")
+    sm.add_argument("--site", default="demo", help="site key the batches are sent for")
+    sm.add_argument("--timeout", type=float, default=900.0,
+                    help="seconds to wait for the last score")
+    sm.set_defaults(handler=_replay)
+
     run = sub.add_parser("run", help="the main job: local stack, a model (trained if missing), "
                                      "ingest + workers, a Balabit playback with results")
     run.add_argument("--data", type=Path, default=None, metavar="DIR",
@@ -66,6 +95,25 @@ def _playback(args: argparse.Namespace) -> int:
         print(f"cursorprint playback: {exc}", file=sys.stderr)
         return 2
     return 0 if not report.missing and not report.rejected else 1
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import json
+
+    from cursorprint.model.nets.modeldir import ModelDirError
+    from cursorprint.stream.devtools.playback import PlaybackError, replay_sapimouse
+    from cursorprint.stream.settings import SettingsError, load_settings
+
+    try:
+        data = args.data or load_settings(sections=("general",)).general.dataset("sapimouse")
+        report = replay_sapimouse(data, args.out, model_dir=args.model, users=args.users,
+                                  impostors=args.impostors, ingest=args.ingest, site=args.site,
+                                  speed=args.speed, timeout_s=args.timeout, seed=args.seed)
+    except (PlaybackError, SettingsError, ModelDirError) as exc:
+        print(f"cursorprint replay: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: report[k] for k in ("operating_points", "cadence")}, indent=2))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

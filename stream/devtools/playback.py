@@ -11,12 +11,17 @@ exactly :func:`wire_trajectory` of the recording, which the offline scorer can s
 
 At the end the ``session-scores`` topic is read (from the offsets at the start of the
 playback) until every session played back has its final score; counts, throughput and, with labels, the AUC
-are printed.
+are printed. With ``all_parts`` every scored part (rolling windows too) and the end of each
+rolling window on the ``sessions`` topic are kept as well: what ``cursorprint replay
+sapimouse`` (:func:`replay_sapimouse`) turns into the running score of each session and the
+seconds of movement an impostor needs to be flagged (:mod:`~cursorprint.model.evaluation.
+time_to_detect`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 import uuid
@@ -36,8 +41,8 @@ from cursorprint.stream.records.events import BUTTON_KINDS
 from cursorprint.stream.settings import Settings, load_settings
 
 __all__ = ["PlaybackError", "PlaybackSession", "PlaybackReport", "wire_trajectory", "as_collected",
-           "to_batches", "publish_model_heads", "play_sessions", "read_scores", "playback_balabit",
-           "origin_for"]
+           "to_batches", "publish_model_heads", "play_sessions", "read_scores", "read_parts",
+           "playback_balabit", "origin_for", "running_points", "replay_sapimouse"]
 
 TICKS_PER_S = 10_000           # wire time resolution: 0.1 ms
 
@@ -67,6 +72,11 @@ class PlaybackReport:
     missing: list[str] = field(default_factory=list)
     auc: float | None = None
     threshold: float = 0.8
+    start_ms: int = 0         # epoch ms of every session's first event
+    # with all_parts: sid -> every scored part (session-scores records, one per part)
+    parts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # with all_parts: sid -> {rolling window index: epoch ms of its last event}
+    window_ends: dict[str, dict[int, float]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"sessions": self.sessions, "batches": self.batches, "events": self.events,
@@ -241,10 +251,43 @@ def read_scores(settings: Settings, start: dict[Any, int], want: set[str], timeo
     return got
 
 
+def read_parts(settings: Settings, topic: str, start: dict[Any, int], want: set[str],
+               timeout_s: float) -> dict[str, dict[str, dict[str, Any]]]:
+    """sid -> part -> record of every record of the sessions ``want`` on ``topic`` (read from
+    offsets ``start``) until each has its final part; a part seen twice (a re-publish after
+    a restart) is kept once."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_list, group_id=None,
+                             enable_auto_commit=False, fetch_max_bytes=64 << 20)
+    got: dict[str, dict[str, dict[str, Any]]] = {}
+    finals: set[str] = set()
+    try:
+        consumer.assign(list(start))
+        for tp, off in start.items():
+            consumer.seek(tp, off)
+        deadline = time.monotonic() + timeout_s
+        while want - finals and time.monotonic() < deadline:
+            for msgs in consumer.poll(timeout_ms=500).values():
+                for msg in msgs:
+                    try:
+                        obj = json.loads(msg.value)
+                        sid, part = obj["session_id"], str(obj["part"])
+                    except (ValueError, KeyError, TypeError):
+                        continue       # other tests' and tools' records share the topics
+                    if sid in want:
+                        got.setdefault(sid, {}).setdefault(part, obj)
+                        finals |= {sid} if part == "final" else set()
+    finally:
+        consumer.close()
+    return got
+
+
 def play_sessions(settings: Settings, sessions: list[PlaybackSession], *, ingest_url: str,
                     site: str = "demo", speed: float = 0.0, concurrency: int = 16,
-                    timeout_s: float = 300.0) -> PlaybackReport:
-    """Post every session through ingest and wait for its final score."""
+                    timeout_s: float = 300.0, all_parts: bool = False) -> PlaybackReport:
+    """Post every session through ingest and wait for its final score (``all_parts``: keep
+    every scored part and the rolling windows' ends too)."""
     cfg = settings.ingest.site_configs().get(site)
     if cfg is None:
         raise PlaybackError(f"site {site!r} is not configured")
@@ -260,14 +303,25 @@ def play_sessions(settings: Settings, sessions: list[PlaybackSession], *, ingest
     if not start:
         raise PlaybackError(f"topic {topics.SESSION_SCORES} not found on "
                           f"{settings.kafka.bootstrap} (is the stack up?)")
+    start_sessions = _end_offsets(settings, topics.SESSIONS) if all_parts else {}
     report = PlaybackReport(sessions=len(sessions),
-                          threshold=settings.scorer.threshold_for(site))
+                          threshold=settings.scorer.threshold_for(site), start_ms=start_ms)
     t0 = time.monotonic()
     asyncio.run(_post_all(ingest_url.rstrip("/") + "/v1/batches", origin, plans, speed,
                           concurrency, report))
     report.post_seconds = time.monotonic() - t0
     want = {s.sid for s in sessions}
-    report.scores = read_scores(settings, start, want, timeout_s)
+    if all_parts:
+        scored = read_parts(settings, topics.SESSION_SCORES, start, want, timeout_s)
+        report.scores = {sid: p["final"] for sid, p in scored.items() if "final" in p}
+        report.parts = {sid: list(p.values()) for sid, p in scored.items()}
+        # every final score is out, so every window record is on `sessions` already
+        recs = read_parts(settings, topics.SESSIONS, start_sessions, set(report.scores), 60.0)
+        report.window_ends = {sid: {int(r["part"]): float(r["t0"]) + 1000.0 * r["t"][-1]
+                                    for r in p.values() if r.get("cause") == "window" and r["t"]}
+                              for sid, p in recs.items()}
+    else:
+        report.scores = read_scores(settings, start, want, timeout_s)
     report.total_seconds = time.monotonic() - t0
     report.missing = sorted(want - set(report.scores))
     labelled = [(s.label, report.scores[s.sid]["score"]) for s in sessions
@@ -331,4 +385,166 @@ def playback_balabit(data: Path, *, labels: Path | None = None, limit: int | Non
         out.write_text(json.dumps({s.name: {"sid": s.sid, "user": s.user, "label": s.label,
                                             **report.scores.get(s.sid, {})}
                                    for s in sessions}, indent=1))
+    return report
+
+
+def running_points(traj: Trajectory, parts: Sequence[dict[str, Any]],
+                   window_ends: dict[int, float], start_ms: float) -> list[Any]:
+    """The running score of one played-back session: after each rolling window, then the
+    closed session, the score the decision call gives on the parts scored so far
+    (:func:`~cursorprint.stream.decide.policy.decide`: windows' evidence added up, the closed
+    part in their place), at the movement seconds of the part's last event (the activity clock
+    of the SapiMouse protocol, on the trajectory as played)."""
+    from cursorprint.model.evaluation.protocol import active_time
+    from cursorprint.model.evaluation.time_to_detect import Point
+    from cursorprint.stream.decide.credentials import SitePolicy
+    from cursorprint.stream.decide.policy import decide
+    from cursorprint.stream.stores.live_scores import LivePart, LiveState
+
+    wire = wire_trajectory(traj)
+    clock = active_time(wire)
+    windows = sorted((p for p in parts if p["cause"] == "window"), key=lambda p: int(p["part"]))
+    ordered = windows + [p for p in parts if p["part"] == "final"]
+    live: list[LivePart] = []
+    points = []
+    for p in ordered:
+        if p.get("score") is None:
+            raise PlaybackError(f"session {p['session_id']} part {p['part']} has no identity "
+                                f"score (reasons {p.get('reasons')}): not scored as mouse input")
+        live.append(LivePart(segment=0, part=p["part"], cause=p["cause"], score=p["score"],
+                             n_windows=len(p["window_scores"]), reasons=list(p["reasons"]),
+                             model_version=p["model_version"], head_version=p["head_version"],
+                             n_events=p["n_events"], seconds=0.0, scored_at=p["scored_at"]))
+        if p["part"] == "final":
+            seconds = float(clock[-1]) if len(clock) else 0.0
+        else:
+            end = window_ends.get(int(p["part"]))
+            if end is None:
+                raise PlaybackError(f"session {p['session_id']}: rolling window {p['part']} "
+                                    "was scored but is not on the sessions topic")
+            # the last event at or before the window's end (times travel on a 0.1 ms grid)
+            at = int(np.searchsorted(wire.t, (end - start_ms) / 1000.0 + 5e-5, side="right"))
+            seconds = float(clock[max(at - 1, 0)])
+        score = decide(LiveState(parts=list(live)), SitePolicy(), 0.0).score
+        points.append(Point(round(seconds, 3), float(score if score is not None else 0.5),
+                            p["part"]))
+    return points
+
+
+def _sapimouse_heads(model_dir: Path, data: Path, out: Path) -> tuple[Any, dict[str, Any]]:
+    """The split's sessions and a head per test user, enrolled as ``evaluate sapimouse`` does
+    (3-minute session against the backbone users' windows); kept in ``out/heads`` for the
+    model version they were fitted on."""
+    from cursorprint.model.data import datasets
+    from cursorprint.model.evaluation.protocol import PUBLISHED, split_sessions
+    from cursorprint.model.evaluation.sapimouse import _check_backbone, _enroll
+    from cursorprint.model.nets.modeldir import read_heads, write_head
+    from cursorprint.model.serving.scoring import SessionScorer
+
+    _check_backbone(model_dir, PUBLISHED)
+    split = split_sessions(datasets.load_sapimouse(data), PUBLISHED)
+    scorer = SessionScorer.load(model_dir)
+    stamp = out / "heads" / "MODEL_VERSION"
+    if stamp.is_file() and stamp.read_text().strip() == scorer.model_version:
+        heads = read_heads(out)
+        if set(heads) == set(split.test):
+            return split, heads
+    print(f"enrolling {len(split.enroll)} SapiMouse heads on {model_dir} "
+          f"({scorer.model_version})", flush=True)
+    seed = int(scorer.info.extra.get("train", {}).get("seed", 0))
+    heads = _enroll(scorer, split.backbone, split.enroll, seed, progress=False)
+    for user, head in heads.items():
+        write_head(out, user, head)
+    stamp.write_text(scorer.model_version + "\n")
+    return split, heads
+
+
+def replay_sapimouse(data: Path, out: Path, *, model_dir: Path | None = None,
+                     users: int | None = None, impostors: int = 3, ingest: str | None = None,
+                     site: str = "demo", speed: float = 0.0, timeout_s: float = 900.0,
+                     seed: int = 0) -> dict[str, Any]:
+    """Play SapiMouse 1-minute sessions of the test users (73-120) through the running
+    pipeline as genuine (claimed user = owner) and ``impostors`` impostor attempts each
+    (claimed user = another test user), and write the time to detect to ``out``
+    (``report.json``, ``attempts.csv``, ``time_to_detect.png``)."""
+    import csv
+
+    from cursorprint.model.evaluation.protocol import user_number
+    from cursorprint.model.evaluation.time_to_detect import (
+        Attempt,
+        plot_time_to_detect,
+        time_to_detect_report,
+    )
+    from cursorprint.model.nets.modeldir import read_info
+    from cursorprint.stream.stores.heads import HeadStore
+
+    settings = load_settings(sections=("kafka", "ingest", "scorer", "redis"))
+    model_dir = Path(model_dir or settings.scorer.model_dir)
+    if not (model_dir / "model.json").is_file():
+        raise PlaybackError(f"--model {model_dir}: no model.json (train one with `cursorprint "
+                            "evaluate sapimouse`)")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    split, heads = _sapimouse_heads(model_dir, Path(data), out)
+    store = HeadStore(settings.redis.url)
+    for user, head in heads.items():
+        store.put(user_key(site, user, settings.ingest.pseudonym_secret), head,
+                  {"source": f"replay sapimouse, model dir {model_dir}"})
+    tested = sorted(split.test, key=user_number)[:users]
+    if len(tested) < 2:
+        raise PlaybackError(f"--users {users}: impostor attempts need at least 2 test users")
+    rng = np.random.default_rng(seed)
+    plan: list[tuple[str, str]] = []                      # (owner, claimed)
+    for owner in tested:
+        others = [u for u in tested if u != owner]
+        claims = rng.choice(len(others), size=min(impostors, len(others)), replace=False)
+        plan += [(owner, owner)] + [(owner, others[i]) for i in sorted(claims)]
+    sessions = [PlaybackSession(f"{split.test[owner].meta['session']} as {claimed}", claimed,
+                                split.test[owner]) for owner, claimed in plan]
+    url = ingest or f"http://{settings.ingest.host}:{settings.ingest.port}"
+    print(f"replaying {len(sessions)} attempts ({len(tested)} genuine, "
+          f"{len(sessions) - len(tested)} impostor) of SapiMouse 1-minute sessions to {url}",
+          flush=True)
+    played = play_sessions(settings, sessions, ingest_url=url, site=site, speed=speed,
+                           timeout_s=timeout_s, all_parts=True)
+    if played.rejected or played.missing:
+        raise PlaybackError(f"ingest rejected {played.rejected}; {len(played.missing)} of "
+                            f"{len(sessions)} sessions got no final score within {timeout_s} s")
+    version = read_info(model_dir).version
+    seen = {p["model_version"] for ps in played.parts.values() for p in ps}
+    if seen != {version}:
+        raise PlaybackError(f"the running scorer scored with model {sorted(seen)}, not --model "
+                            f"{model_dir} ({version}): start it with CURSORPRINT_MODEL_DIR="
+                            f"{model_dir}")
+    attempts = []
+    for s, (owner, claimed) in zip(sessions, plan, strict=True):
+        attempts.append(Attempt(s.name, owner, claimed, running_points(
+            s.traj, played.parts[s.sid], played.window_ends.get(s.sid, {}), played.start_ms)))
+    gaps = [b.seconds - a.seconds for at in attempts
+            for a, b in itertools.pairwise(at.points) if b.part != "final"]
+    firsts = [at.points[0].seconds for at in attempts if at.points[0].part != "final"]
+    report: dict[str, Any] = {
+        "data": "SapiMouse users 73-120, 1-minute sessions; heads on the 3-minute sessions",
+        "model_dir": str(model_dir), "model_version": version, "users": len(tested),
+        "impostor_claims_per_user": impostors, "seed": seed, "speed": speed,
+        **time_to_detect_report(attempts),
+        "cadence": {
+            "median_windows_per_session": float(np.median(
+                [sum(p.part != "final" for p in a.points) for a in attempts])),
+            "first_window_seconds": {"median": round(float(np.median(firsts)), 2)}
+            if firsts else None,
+            "seconds_between_windows": {
+                q: round(float(np.quantile(gaps, v)), 2)
+                for q, v in (("p10", 0.1), ("median", 0.5), ("p90", 0.9))} if gaps else None},
+        "playback": played.summary(),
+    }
+    with open(out / "attempts.csv", "w", newline="") as fh:
+        wr = csv.writer(fh)
+        wr.writerow(["session", "owner", "claimed", "part", "seconds", "running_score"])
+        wr.writerows([a.session, a.owner, a.claimed, p.part, f"{p.seconds:.3f}",
+                      f"{p.score:.6f}"] for a in attempts for p in a.points)
+    plot_time_to_detect(attempts, report, out / "time_to_detect.png",
+                        f"SapiMouse replay, live path ({len(tested)} owners, "
+                        f"{len(attempts) - len(tested)} impostor attempts)")
+    (out / "report.json").write_text(json.dumps(report, indent=2))
     return report
