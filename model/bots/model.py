@@ -7,9 +7,14 @@
   nobody has seen.
 - :class:`BotModel`: both, each mapped to a "human tail" score ``-log10(share of calibration
   people scoring at least as high)``, fused as their mean; a threshold on the fused score per
-  input length (a 2 s crop is noisier than a whole session: :func:`horizon_of`), each chosen on
-  calibration people (never the people the FPR is reported on). Saved as ``bot.json``
-  in a model directory (plain JSON, no pickle).
+  input length (a 2 s crop is noisier than a whole session: :func:`horizon_of`), chosen on
+  calibration people (never the people the FPR is reported on) so that it holds the target
+  false-positive rate on *every* calibration population, not on their pool (see
+  ``cursorprint.model.bots.train.calibrate_thresholds``). Saved as ``bot.json`` in a model
+  directory (plain JSON, no pickle).
+
+Every verdict also names the input's sampling regime (:func:`regime_of`: ``local`` browser
+sampling or ``sparse`` remote-desktop-like updates), so a false positive can be traced to it.
 
 Reason codes: ``automation_suspected`` when the reported ``bot_score`` (the fused score rescaled to
 [0, 1], the calibrated threshold at :data:`FLAG_AT`) is at or above the caller's cut (the offline
@@ -31,9 +36,11 @@ import numpy as np
 
 from cursorprint.model.bots.features import BOT_FEATURES, MIN_MOVES, bot_features
 from cursorprint.model.data.trajectory import KIND_MOVE, Trajectory
+from cursorprint.model.features.remote_access import remote_access_features
 
 __all__ = ["LogReg", "MLP", "HumanDensity", "BotModel", "BotScore", "auc", "BOT_MODEL_FILE",
-           "REASON_AUTOMATION", "REASON_TOO_SHORT", "FLAG_AT", "horizon_of"]
+           "REASON_AUTOMATION", "REASON_TOO_SHORT", "FLAG_AT", "horizon_of", "regime_of",
+           "REGIMES"]
 
 BOT_MODEL_FILE = "bot.json"
 REASON_AUTOMATION = "automation_suspected"
@@ -221,6 +228,17 @@ def horizon_of(traj: Trajectory) -> str:
     return "2s" if d <= 3.5 else "5s" if d <= 10.0 else "whole"
 
 
+#: sampling regimes: ``local`` (the browser's own frame-rate sampling) and ``sparse`` (a median
+#: move interval of 40 ms or more during movement, what remote-desktop protocols deliver; the
+#: remote-access detector's ``sparse`` mark, which needs no minimum length)
+REGIMES = ("local", "sparse")
+
+
+def regime_of(traj: Trajectory) -> str:
+    """The sampling regime of ``traj`` (:data:`REGIMES`), from its own move intervals."""
+    return "sparse" if remote_access_features(traj).sparse else "local"
+
+
 def _tail(ref: np.ndarray, s: np.ndarray) -> np.ndarray:
     """-log10 of the share of ``ref`` (calibration people) at or above ``s`` (+1 smoothing)."""
     ref = np.sort(ref)
@@ -241,6 +259,7 @@ class BotScore:
     reasons: tuple[str, ...]
     n_moves: int
     evidence: tuple[str, ...] = ()
+    regime: str = "local"
 
     def to_dict(self) -> dict[str, Any]:
         return {"bot_score": None if self.score is None else round(self.score, 4),
@@ -248,7 +267,8 @@ class BotScore:
                 "bot_supervised_logit": round(self.supervised, 4),
                 "bot_human_novelty": round(self.human_novelty, 4),
                 "bot_threshold": round(self.threshold, 4), "bot_reasons": list(self.reasons),
-                "bot_evidence": list(self.evidence), "bot_moves": self.n_moves}
+                "bot_evidence": list(self.evidence), "bot_moves": self.n_moves,
+                "bot_regime": self.regime}
 
 
 @dataclass
@@ -287,16 +307,17 @@ class BotModel:
         x = bot_features(traj)[None, :]
         s, d, f = (float(v[0]) for v in self.parts(x))
         n_moves = int((traj.kind == KIND_MOVE).sum())
+        regime = regime_of(traj)
         th = self.threshold_for(horizon_of(traj))
         if n_moves < MIN_MOVES:
-            return BotScore(None, f, s, d, th, (REASON_TOO_SHORT,), n_moves)
+            return BotScore(None, f, s, d, th, (REASON_TOO_SHORT,), n_moves, regime=regime)
         score = float(self.scale(f, th))
         reasons = (REASON_AUTOMATION,) if score >= cut else ()
         evidence: list[str] = []
         if isinstance(self.sup, LogReg):
             c = self.sup.contributions(x)[0]
             evidence = [BOT_FEATURES[i] for i in np.argsort(-c)[:top_reasons] if c[i] > 0.5]
-        return BotScore(score, f, s, d, th, reasons, n_moves, tuple(evidence))
+        return BotScore(score, f, s, d, th, reasons, n_moves, tuple(evidence), regime)
 
     def save(self, directory: Path) -> Path:
         directory = Path(directory)

@@ -4,6 +4,8 @@
   real collector (``stream/devtools/botcorpus``).
 - ``bots train --corpus DIR --sapimouse DIR --out MODEL``: leave-one-library-out report and the
   final bot model (``MODEL/bot.json``, ``MODEL/report.json``).
+- ``bots touchpad --model MODEL``: the synthetic touchpad check (``model/bots/touchpad.py``): the
+  false-positive rate on SapiMouse people as recorded and made touchpad-like.
 - ``score --model DIR FILE...``: one JSON line per recording: the bot score and its reasons, the
   scripted-movement rule codes, and the identity score when ``--user`` is given (identity model
   from ``--identity-model``, or ``DIR`` itself when it holds ``model.json``; the same
@@ -58,6 +60,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     t.add_argument("--kinds", default="logreg,mlp",
                    help="supervised models to evaluate; the first is saved")
     t.set_defaults(handler=_train)
+    p = verbs.add_parser("touchpad", help="synthetic check: FPR on people's movement made "
+                         "touchpad-like (slower, clutched strokes)")
+    p.add_argument("--model", type=Path, required=True, help="folder with bot.json")
+    p.add_argument("--sapimouse", type=Path, default=None,
+                   help="SapiMouse folder (default CURSORPRINT_DATA_DIR/sapimouse)")
+    p.add_argument("--users", type=_user_range, default="73-96", help="SapiMouse users FIRST-LAST (default: "
+                   "test users 73-96, never used to train or calibrate)")
+    p.add_argument("--crops", type=int, default=10, help="crops per recording and horizon")
+    p.set_defaults(handler=_touchpad)
     s = sub.add_parser("score", help="bot score (and identity score) of recordings, JSON lines")
     s.add_argument("--model", type=Path, required=True,
                    help="folder with bot.json (and optionally an identity model.json)")
@@ -102,6 +113,31 @@ def _train(args: argparse.Namespace) -> int:
                      [k for k in args.kinds.split(",") if k],
                      progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(args.out / "report.json")
+    return 0
+
+
+def _user_range(text: str) -> range:
+    first, sep, last = text.partition("-")
+    if not (first.isdigit() and (not sep or last.isdigit())):
+        raise ValueError(f"--users must be FIRST-LAST or N, got {text!r}")
+    return range(int(first), int(last or first) + 1)
+
+
+def _touchpad(args: argparse.Namespace) -> int:
+    from cursorprint.model.bots.model import BotModel
+    from cursorprint.model.bots.touchpad import touchpad_check
+    from cursorprint.model.bots.train import sapimouse_users
+
+    root = _sapimouse(args)
+    users = f"{args.users.start}-{args.users.stop - 1}"
+    people = sapimouse_users(root, args.users)
+    if not people:
+        print(f"cursorprint: no SapiMouse recordings of users {users} under {root}",
+              file=sys.stderr)
+        return 2
+    report = touchpad_check(BotModel.load(args.model), people, crops=args.crops)
+    print(json.dumps({"synthetic": True, "users": users, "sessions": len(people),
+                      "fpr": report}, indent=2))
     return 0
 
 
