@@ -16,6 +16,9 @@
 * p50/p99 from a session's close (``closed_at``, sessionizer) to its score on the topic (the
   score message's broker timestamp): at saturation, at 80 % of the saturation batch rate just
   measured (Balabit batches sent evenly paced), and at a light stated load;
+* CPU seconds each worker role used per 1000 events in each saturation run (from
+  ``/proc/PID/stat``): on a machine shared with other work this, not wall time, is what a change
+  to a worker's code moves; 1000 / that is the events/s one core of that role sustains;
 * scale-out: the Balabit saturation run again after a second sessionizer and a second scorer
   joined (2 + 2 processes on the partitions) against the 1 + 1 figure of the same run.
 
@@ -216,6 +219,17 @@ class Workers:
         for port, proc in started:
             wait_ready(f"http://127.0.0.1:{port}/readyz", proc, 180)
 
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds (user + system, all threads) used so far by each role's processes
+        together: unlike wall time, this does not grow when other work shares the cores."""
+        tick = os.sysconf("SC_CLK_TCK")
+        out: dict[str, float] = {}
+        for role, p in self.procs:
+            # /proc/PID/stat: utime and stime are fields 14 and 15, after "(comm)"
+            fields = Path(f"/proc/{p.pid}/stat").read_text().rpartition(")")[2].split()
+            out[role] = out.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return out
+
     def first(self, role: str) -> subprocess.Popen[bytes]:
         return next(p for r, p in self.procs if r == role)
 
@@ -232,6 +246,7 @@ class Saturation:
     bare_s: float
     pipe_s: float
     lat: list[float]
+    cpu_s: dict[str, float]       # CPU seconds each role used during the pipeline run
 
     def lines(self) -> list[str]:
         w, n = self.work, len(self.work.per_session)
@@ -245,19 +260,26 @@ class Saturation:
             f"{w.batches / self.pipe_s:,.0f} batches/s, {n / self.pipe_s:.2f} page sessions/s "
             f"({self.pipe_s:.2f} s)",
             f"  ratio pipeline/bare = {pipe_eps / bare_eps:.3f}",
-            f"  close->score at saturation: p50 {q[0]:.3f} s, p99 {q[1]:.3f} s"]
+            f"  close->score at saturation: p50 {q[0]:.3f} s, p99 {q[1]:.3f} s",
+            *(f"  {role} CPU: {1e6 * cpu / w.events:.1f} ms per 1000 events, "
+              f"{1e3 * cpu / w.batches:.2f} ms per batch ({100 * cpu / self.pipe_s:.0f} % of "
+              f"one core; at 100 %: {w.events / cpu:,.0f} events/s)"
+              for role, cpu in sorted(self.cpu_s.items()))]
 
 
-def saturate(settings: Settings, work: Workload, spy: Callable[[], Any] | None = None
-             ) -> Saturation:
+def saturate(settings: Settings, workers: Workers, work: Workload,
+             spy: Callable[[], Any] | None = None) -> Saturation:
     """The bare broker, then the pipeline, on the same messages (``spy`` profiles the latter;
     it returns a function that stops the profiler)."""
     bare_s = asyncio.run(bare(settings, work))
     stop = spy() if spy is not None else None
+    cpu0 = workers.cpu_s()
     pipe_s, lat = asyncio.run(through_pipeline(settings, work))
+    cpu1 = workers.cpu_s()
     if stop is not None:
         stop()
-    return Saturation(work, bare_s, pipe_s, lat)
+    return Saturation(work, bare_s, pipe_s, lat,
+                      {role: cpu1[role] - cpu0.get(role, 0.0) for role in cpu1})
 
 
 def main() -> int:
@@ -325,13 +347,14 @@ def main() -> int:
                 proc.send_signal(signal.SIGINT)
                 proc.wait(60)
             return stop
-        sat = saturate(settings, records(settings, main_s, "Balabit", run),
+        sat = saturate(settings, workers, records(settings, main_s, "Balabit", run),
                        spy if args.py_spy is not None else None)
         out += sat.lines()
         print("\n".join(sat.lines()), flush=True)
         if args.sapi_sessions:
-            sapi = saturate(settings, records(settings, sapimouse_sessions(args.sapi_sessions),
-                                              "SapiMouse-rate", run + "s"))
+            sapi_work = records(settings, sapimouse_sessions(args.sapi_sessions),
+                                "SapiMouse-rate", run + "s")
+            sapi = saturate(settings, workers, sapi_work)
             out += sapi.lines()
             print("\n".join(sapi.lines()), flush=True)
         if args.load:
@@ -357,7 +380,8 @@ def main() -> int:
             # the group rebalances onto 2 + 2: wait until sessions flow on every partition
             asyncio.run(through_pipeline(settings, records(settings, warm_s, "warm",
                                                            run + "x")))
-            two = saturate(settings, records(settings, main_s, "Balabit, 2 + 2", run + "2"))
+            two = saturate(settings, workers,
+                           records(settings, main_s, "Balabit, 2 + 2", run + "2"))
             one_eps, two_eps = sat.work.events / sat.pipe_s, two.work.events / two.pipe_s
             out += [*two.lines(),
                     f"scale-out: 2 sessionizers + 2 scorers {two_eps:,.0f} events/s vs 1 + 1 "

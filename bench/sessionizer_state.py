@@ -4,9 +4,12 @@ Opens ``--sessions`` Balabit test sessions (every collector batch but the exit o
 Sessionizer on a plain dict store, the same values the worker's table holds, and measures with
 ``tracemalloc`` what the store holds per open session and per event, and the size of the
 changelog values that state is made of. Then closes them all, timing the batches/s of the pure
-logic (no Kafka, no Faust) for comparison with the pipeline bench.
+logic (no Kafka, no Faust) for comparison with the pipeline bench. Last, the record decode the
+worker runs per batch: the strict path alone (``json`` with per-number hooks, then the checks
+in Python) against ``PointerBatchRecord.from_bytes`` (msgspec first), on the same Balabit and
+SapiMouse-rate records (one-minute recordings cut by the collector's rules), best of 5.
 
-    python bench/sessionizer_state.py [--sessions 60]
+    python -m bench.sessionizer_state [--sessions 60] [--sapi-sessions 4]
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.pipeline_throughput import sapimouse_sessions
 from cursorprint.stream.devtools.playback import load_balabit_sessions, to_batches
 from cursorprint.stream.records.wire import PointerBatchRecord, parse_wire_batch
 from cursorprint.stream.sessionize.logic import Outcome, Sessionizer, SessionizerConfig
@@ -37,10 +43,32 @@ def _apply(store: dict[str, Any], out: Outcome) -> None:
             store[k] = v
 
 
+def _best_rate(decode: Callable[[bytes], Any], raws: list[bytes], repeat: int = 5) -> float:
+    """Records decoded per second, the best of ``repeat`` passes."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for raw in raws:
+            decode(raw)
+        best = min(best, time.perf_counter() - t0)
+    return len(raws) / best
+
+
+def decode_rates(name: str, raws: list[bytes]) -> str:
+    events = sum(PointerBatchRecord.from_bytes(r).n_events for r in raws)
+    strict = _best_rate(PointerBatchRecord.from_bytes_strict, raws)
+    fast = _best_rate(PointerBatchRecord.from_bytes, raws)
+    return (f"record decode, {name} ({events / len(raws):.1f} events a batch): strict "
+            f"{strict:,.0f} batches/s ({1e6 / strict:.0f} us), from_bytes {fast:,.0f} batches/s "
+            f"({1e6 / fast:.0f} us): x{fast / strict:.1f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sessions", type=int, default=60)
+    ap.add_argument("--sapi-sessions", type=int, default=4)
     args = ap.parse_args()
+    print(f"load average at start: {os.getloadavg()}")
     now = time.time() * 1000
     per_session: list[list[PointerBatchRecord]] = []
     for i, s in enumerate(load_balabit_sessions(DATA, DATA / "labels_dev.csv", args.sessions)):
@@ -85,6 +113,12 @@ def main() -> int:
     print(f"closing {n} sessions      : {1000 * close_s / n:8.2f} ms per session")
     print(f"pure logic               : {n_batches / logic_s:10,.0f} batches/s, "
           f"{(n_events + sum(r.n_events for recs in per_session for r in recs[-1:])) / logic_s:,.0f} events/s")
+    print(decode_rates("Balabit", [r.to_bytes() for recs in per_session for r in recs]))
+    sapi = [PointerBatchRecord.from_wire(parse_wire_batch(b, now), USER, now).to_bytes()
+            for i, (_, traj) in enumerate(sapimouse_sessions(args.sapi_sessions))
+            for b in to_batches(traj, site="demo", token="t.t", sid=f"bench-sapi-{i:05d}",
+                                start_ms=int(now))]
+    print(decode_rates("SapiMouse-rate", sapi))
     return 0
 
 
