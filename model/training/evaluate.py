@@ -44,12 +44,34 @@ def _plot_roc(y: np.ndarray, s: np.ndarray, auc: float, path: Path) -> None:
     plt.close(fig)
 
 
+def _with_balabit_heads(scorer: Any, data: Path, progress: bool) -> Any:
+    """The scorer with heads fitted on Balabit's training_files, as training fits them."""
+    from cursorprint.model.serving.scoring import SessionScorer
+    from cursorprint.model.training.pretrain import collect_windows
+    from cursorprint.model.training.train import TrainConfig
+    from cursorprint.model.training.user_heads import fit_user_heads
+
+    train_cfg = scorer.info.extra.get("train", {})
+    per_user = int(train_cfg.get("head_windows_per_user", TrainConfig.head_windows_per_user))
+    seed = int(train_cfg.get("seed", 0))
+    head_set = collect_windows(datasets.load_balabit(data, "training_files"), scorer.info.rule,
+                               per_user, np.random.default_rng(seed))
+    emb = scorer.descriptors_of(head_set.windows, progress=progress)
+    heads = fit_user_heads(emb, head_set.users, seed=seed)
+    return SessionScorer(scorer.info, scorer.embedder, scorer.population, heads)
+
+
 def evaluate_balabit(data: Path, out: Path, labels: Path | None = None,
                      model_dir: Path | None = None, train_cfg: Any = None,
                      sapimouse: Path | None = None,
                      cache_dir: Path = Path(".cursorprint/cache"),
-                     progress: bool = True) -> dict[str, Any]:
-    """Run the whole protocol; returns the report dict (also written to ``report.json``)."""
+                     progress: bool = True, refit_heads: bool = False) -> dict[str, Any]:
+    """Run the whole protocol; returns the report dict (also written to ``report.json``).
+
+    ``refit_heads`` (with ``model_dir``): fit the Balabit users' heads on training_files on that
+    model's backbone instead of using the model's own heads — how a backbone trained elsewhere
+    (SapiMouse only: the cross-domain figure) is scored on Balabit.
+    """
     from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, SessionScorer
     from cursorprint.model.training.train import TrainConfig, train_model
 
@@ -68,6 +90,8 @@ def evaluate_balabit(data: Path, out: Path, labels: Path | None = None,
                     extra={"data": f"balabit training_files ({data})"})
         train_seconds = time.time() - t_train
     scorer = SessionScorer.load(model_dir)
+    if refit_heads:
+        scorer = _with_balabit_heads(scorer, data, progress)
     tests = datasets.load_balabit(data, "test_files")
 
     cache = Path(cache_dir) / f"balabit_test_descriptors_{scorer.model_version}.npz"
@@ -98,6 +122,7 @@ def evaluate_balabit(data: Path, out: Path, labels: Path | None = None,
         "test_sessions": len(rows), "test_windows": int(counts.sum()),
         "sessions_without_user_head": sum(REASON_NO_USER_HEAD in r[3] for r in rows),
         "train_seconds": round(train_seconds, 1), "embed_seconds": round(embed_seconds, 1),
+        "heads": "refitted on training_files" if refit_heads else "the model's own",
     }
     if label_map:
         idx = {fn: i for i, (fn, _, _, _) in enumerate(rows)}

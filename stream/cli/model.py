@@ -101,6 +101,9 @@ def register(sub: Any) -> None:
     bal.add_argument("--out", type=Path, required=True, metavar="DIR")
     bal.add_argument("--model", type=Path, metavar="DIR",
                      help="use a trained model dir instead of training on training_files")
+    bal.add_argument("--refit-heads", action="store_true",
+                     help="with --model: fit the Balabit users' heads on training_files on that "
+                          "model's backbone (a backbone trained elsewhere, e.g. SapiMouse only)")
     bal.add_argument("--sapimouse", "--pretrain-sapimouse", type=Path, metavar="DIR",
                      help="also pretrain the backbone on SapiMouse's 120 users")
     _add_model_options(bal)
@@ -189,9 +192,14 @@ def _evaluate_balabit(args: argparse.Namespace) -> int:
     if args.labels is not None and not args.labels.is_file():
         print(f"cursorprint: --labels file {args.labels} does not exist", file=sys.stderr)
         return 2
+    if args.refit_heads and args.model is None:
+        print("cursorprint: --refit-heads needs --model DIR (a trained model's backbone)",
+              file=sys.stderr)
+        return 2
     cfg = replace(train.TrainConfig(), **_overrides(args))
     report = evaluate_balabit(args.data, args.out, labels=args.labels, model_dir=args.model,
-                              train_cfg=cfg, sapimouse=args.sapimouse)
+                              train_cfg=cfg, sapimouse=args.sapimouse,
+                              refit_heads=args.refit_heads)
     print(json.dumps({k: v for k, v in report.items() if k != "per_user_auc"}, indent=2))
     return 0
 

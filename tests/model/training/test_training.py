@@ -155,3 +155,58 @@ def test_cli_names_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "--data folder" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--synthetic", "--epochs", "0"])
+
+
+def _write_balabit_like(root: Path) -> None:
+    """Three synthetic people in Balabit's layout: two training sessions each, and test sessions
+    labelled genuine (own) or illegal (another person's movement under this user's folder)."""
+    people = synth_users(3, 3, 2500, seed=23)
+    by_user: dict[str, list] = {}
+    for tr in people:
+        by_user.setdefault(str(tr.meta["user"]), []).append(tr)
+    labels = ["filename,user,is_illegal"]
+    for i, trs in enumerate(by_user[name] for name in sorted(by_user)):
+        user = f"user{i + 1}"
+        for j, tr in enumerate(trs):
+            split = "training_files" if j < 2 else "test_files"
+            # people[(3i + 5) % 9] is the last session of the next person
+            for owner_tr, tag, illegal in ([(tr, "own", 0)] if split == "training_files" else
+                                           [(tr, "own", 0), (people[(3 * i + 5) % 9], "x", 1)]):
+                d = root / split / user
+                d.mkdir(parents=True, exist_ok=True)
+                rows = ["record timestamp,client timestamp,button,state,x,y"]
+                rows += [f"{t:.3f},{t:.3f},NoButton,Move,{x:.0f},{y:.0f}"
+                         for t, x, y in zip(owner_tr.t, owner_tr.x, owner_tr.y, strict=True)]
+                fn = f"session_{i}{split[:2]}{j}{tag}"
+                (d / fn).write_text("\n".join(rows) + "\n")
+                if split == "test_files":
+                    labels.append(f"{fn},{user},{illegal}")
+    (root / "labels_dev.csv").write_text("\n".join(labels) + "\n")
+
+
+def test_evaluate_balabit_refits_heads_on_a_backbone_trained_elsewhere(
+        model_dir: Path, tmp_path: Path) -> None:
+    """The cross-domain path: a backbone that never saw these people gets their heads fitted on
+    training_files; without --refit-heads it has no head for them."""
+    from cursorprint.model.training.evaluate import evaluate_balabit
+
+    data = tmp_path / "balabit"
+    _write_balabit_like(data)
+    kw = {"labels": data / "labels_dev.csv", "model_dir": model_dir, "progress": False,
+          "cache_dir": tmp_path / "cache"}
+    own = evaluate_balabit(data, tmp_path / "own", **kw)  # type: ignore[arg-type]
+    refit = evaluate_balabit(data, tmp_path / "refit", refit_heads=True,  # type: ignore[arg-type]
+                             **kw)
+    assert own["heads"] == "the model's own"
+    assert own["sessions_without_user_head"] == own["test_sessions"] == 6
+    assert refit["heads"] == "refitted on training_files"
+    assert refit["sessions_without_user_head"] == 0
+    assert refit["labelled_sessions"] == 6 and 0.0 <= refit["roc_auc"] <= 1.0
+
+
+def test_refit_heads_needs_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cursorprint.stream.cli import main
+
+    assert main(["evaluate", "balabit", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--refit-heads"]) == 2
+    assert "--refit-heads needs --model" in capsys.readouterr().err
