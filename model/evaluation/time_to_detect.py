@@ -6,7 +6,8 @@ account = genuine, another enrolled user's = impostor), each with its **running 
 score the decision call would give after each part the pipeline scored (every rolling window,
 then the closed session), and the movement seconds of the session up to that part's last
 event (the activity clock of :mod:`~cursorprint.model.evaluation.protocol`: inter-event gaps
-each counted at most 0.25 s).
+each counted at most 0.25 s). Running scores are compared as logits (the evidence the decision
+call adds up: the windows' mean logit), so scores a hair from 1 still rank.
 
 Threshold for an owner flag rate ``r``: the lowest score that at most ``floor(r * genuine)``
 owners' sessions reach at any point of their running score (a session is flagged once, so
@@ -38,11 +39,20 @@ RATES = (0.01, 0.05)          # owners' sessions flagged: the operating points a
 
 @dataclass(frozen=True)
 class Point:
-    """The running score once part ``part`` was scored, ``seconds`` of movement in."""
+    """The running evidence once part ``part`` was scored, ``seconds`` of movement in: the
+    logit of the running score (not the owner)."""
 
     seconds: float
-    score: float
+    logit: float
     part: str | int
+
+    @property
+    def score(self) -> float:
+        return _sigmoid(self.logit)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
 @dataclass
@@ -58,12 +68,12 @@ class Attempt:
 
     @property
     def peak(self) -> float:
-        """The highest running score (what decides whether the session is ever flagged)."""
-        return max((p.score for p in self.points), default=0.0)
+        """The highest running logit (what decides whether the session is ever flagged)."""
+        return max((p.logit for p in self.points), default=-math.inf)
 
     def detected_at(self, threshold: float) -> float | None:
-        """Movement seconds at which the running score first reaches ``threshold``."""
-        return next((p.seconds for p in self.points if p.score >= threshold), None)
+        """Movement seconds at which the running logit first reaches ``threshold``."""
+        return next((p.seconds for p in self.points if p.logit >= threshold), None)
 
 
 def owner_threshold(genuine_peaks: Sequence[float], rate: float) -> float:
@@ -99,7 +109,7 @@ def time_to_detect_report(attempts: Sequence[Attempt],
                           for a in impostor])
         detected = np.isfinite(times)
         out["operating_points"][f"owners_flagged_{rate:g}"] = {
-            "threshold": round(thr, 6),
+            "threshold_logit": round(thr, 4), "threshold": _sigmoid(thr),
             "owners_flagged": round(float(np.mean([a.peak >= thr for a in genuine])), 4),
             "impostors_detected": round(float(detected.mean()), 4),
             "median_seconds": _quantile(times, 0.5),
@@ -126,7 +136,8 @@ def plot_time_to_detect(attempts: Sequence[Attempt], report: dict[str, Any], out
     grid = np.linspace(0.0, horizon, 200)
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4))
     for name, op in report["operating_points"].items():
-        times = np.array([t if (t := a.detected_at(op["threshold"])) is not None else np.inf
+        times = np.array([t if (t := a.detected_at(op["threshold_logit"])) is not None
+                          else np.inf
                           for a in impostor])
         ax.step(grid, [(times <= g).mean() for g in grid], where="post",
                 label=f"{name.replace('_', ' ')} (median {op['median_seconds']} s, "
@@ -145,10 +156,11 @@ def plot_time_to_detect(attempts: Sequence[Attempt], report: dict[str, Any], out
             mid = np.nanmedian(curves, axis=0) if len(group) else grid * np.nan
         bx.plot(grid, mid, label=f"{label} (median of {len(group)})")
     for name, op in report["operating_points"].items():
-        bx.axhline(op["threshold"], ls="--", lw=0.8, color="grey")
-        bx.text(0, op["threshold"], f" {name.replace('_', ' ')}", fontsize=6, va="bottom")
+        bx.axhline(op["threshold_logit"], ls="--", lw=0.8, color="grey")
+        bx.text(0, op["threshold_logit"], f" {name.replace('_', ' ')}", fontsize=6,
+                va="bottom")
     bx.set_xlabel("seconds of movement")
-    bx.set_ylabel("running score (not the owner)")
+    bx.set_ylabel("running evidence, logit (not the owner)")
     bx.grid(alpha=0.3)
     bx.legend(fontsize=7)
     fig.tight_layout()
@@ -157,6 +169,6 @@ def plot_time_to_detect(attempts: Sequence[Attempt], report: dict[str, Any], out
 
 
 def _score_at(a: Attempt, seconds: float) -> float:
-    """The running score known ``seconds`` of movement in (NaN before the first part)."""
-    known = [p.score for p in a.points if p.seconds <= seconds]
+    """The running logit known ``seconds`` of movement in (NaN before the first part)."""
+    known = [p.logit for p in a.points if p.seconds <= seconds]
     return known[-1] if known else math.nan

@@ -73,6 +73,22 @@ def register(sub: Any) -> None:
     sm.add_argument("--timeout", type=float, default=900.0,
                     help="seconds to wait for the last score")
     sm.set_defaults(handler=_replay)
+    bb = rpsub.add_parser("balabit", help="labelled Balabit test sessions under their account "
+                          "(legal: genuine, illegal: impostor), the model's own user heads")
+    bb.add_argument("--data", type=Path, default=None, metavar="DIR",
+                    help="Balabit folder (default CURSORPRINT_DATA_DIR/balabit)")
+    bb.add_argument("--labels", type=Path, default=None, metavar="CSV",
+                    help="labels (default DATA/labels_dev.csv)")
+    bb.add_argument("--model", type=Path, default=None, metavar="DIR",
+                    help="the model the running scorer uses (default CURSORPRINT_MODEL_DIR)")
+    bb.add_argument("--out", type=Path, required=True, metavar="DIR")
+    bb.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                    help="at most N sessions (users interleaved)")
+    bb.add_argument("--speed", type=_speed, default=0.0, metavar="xN")
+    bb.add_argument("--ingest", default=None, metavar="URL")
+    bb.add_argument("--site", default="demo")
+    bb.add_argument("--timeout", type=float, default=1800.0)
+    bb.set_defaults(handler=_replay)
 
     run = sub.add_parser("run", help="the main job: local stack, a model (trained if missing), "
                                      "ingest + workers, a Balabit playback with results")
@@ -101,14 +117,25 @@ def _replay(args: argparse.Namespace) -> int:
     import json
 
     from cursorprint.model.nets.modeldir import ModelDirError
-    from cursorprint.stream.devtools.playback import PlaybackError, replay_sapimouse
+    from cursorprint.stream.devtools.playback import (
+        PlaybackError,
+        replay_balabit,
+        replay_sapimouse,
+    )
     from cursorprint.stream.settings import SettingsError, load_settings
 
     try:
-        data = args.data or load_settings(sections=("general",)).general.dataset("sapimouse")
-        report = replay_sapimouse(data, args.out, model_dir=args.model, users=args.users,
-                                  impostors=args.impostors, ingest=args.ingest, site=args.site,
-                                  speed=args.speed, timeout_s=args.timeout, seed=args.seed)
+        data = args.data or load_settings(sections=("general",)).general.dataset(args.dataset)
+        if args.dataset == "sapimouse":
+            report = replay_sapimouse(data, args.out, model_dir=args.model, users=args.users,
+                                      impostors=args.impostors, ingest=args.ingest,
+                                      site=args.site, speed=args.speed,
+                                      timeout_s=args.timeout, seed=args.seed)
+        else:
+            report = replay_balabit(data, args.labels or data / "labels_dev.csv", args.out,
+                                    model_dir=args.model, limit=args.limit,
+                                    ingest=args.ingest, site=args.site, speed=args.speed,
+                                    timeout_s=args.timeout)
     except (PlaybackError, SettingsError, ModelDirError) as exc:
         print(f"cursorprint replay: {exc}", file=sys.stderr)
         return 2

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import time
 import uuid
 import zlib
@@ -42,9 +43,11 @@ from cursorprint.stream.settings import Settings, load_settings
 
 __all__ = ["PlaybackError", "PlaybackSession", "PlaybackReport", "wire_trajectory", "as_collected",
            "to_batches", "publish_model_heads", "play_sessions", "read_scores", "read_parts",
-           "playback_balabit", "origin_for", "running_points", "replay_sapimouse"]
+           "playback_balabit", "origin_for", "running_points", "replay_sapimouse",
+           "replay_balabit"]
 
 TICKS_PER_S = 10_000           # wire time resolution: 0.1 ms
+LOGIT_EPS = 1e-15              # scores this close to 0 or 1 count as this (float64 resolves it)
 
 
 class PlaybackError(CursorprintError, RuntimeError):
@@ -388,18 +391,24 @@ def playback_balabit(data: Path, *, labels: Path | None = None, limit: int | Non
     return report
 
 
+def _logit(p: float) -> float:
+    p = min(max(float(p), LOGIT_EPS), 1.0 - LOGIT_EPS)
+    return math.log(p) - math.log1p(-p)
+
+
 def running_points(traj: Trajectory, parts: Sequence[dict[str, Any]],
                    window_ends: dict[int, float], start_ms: float) -> list[Any]:
-    """The running score of one played-back session: after each rolling window, then the
-    closed session, the score the decision call gives on the parts scored so far
-    (:func:`~cursorprint.stream.decide.policy.decide`: windows' evidence added up, the closed
-    part in their place), at the movement seconds of the part's last event (the activity clock
-    of the SapiMouse protocol, on the trajectory as played)."""
+    """The running evidence of one played-back session: after each rolling window, then the
+    closed session, what the decision call adds up from the parts scored so far (the parts
+    :func:`~cursorprint.stream.decide.policy.counted_parts` keeps, their score logits
+    averaged weighted by their windows), at the movement seconds of the part's last event (the
+    activity clock of the SapiMouse protocol, on the trajectory as played). Kept as a logit,
+    unrounded: the decision's score is rounded to 6 decimals, where this model's impostor and
+    owner sessions often tie at 0.999999."""
     from cursorprint.model.evaluation.protocol import active_time
     from cursorprint.model.evaluation.time_to_detect import Point
-    from cursorprint.stream.decide.credentials import SitePolicy
-    from cursorprint.stream.decide.policy import decide
-    from cursorprint.stream.stores.live_scores import LivePart, LiveState
+    from cursorprint.stream.decide.policy import counted_parts
+    from cursorprint.stream.stores.live_scores import LivePart
 
     wire = wire_trajectory(traj)
     clock = active_time(wire)
@@ -425,9 +434,10 @@ def running_points(traj: Trajectory, parts: Sequence[dict[str, Any]],
             # the last event at or before the window's end (times travel on a 0.1 ms grid)
             at = int(np.searchsorted(wire.t, (end - start_ms) / 1000.0 + 5e-5, side="right"))
             seconds = float(clock[max(at - 1, 0)])
-        score = decide(LiveState(parts=list(live)), SitePolicy(), 0.0).score
-        points.append(Point(round(seconds, 3), float(score if score is not None else 0.5),
-                            p["part"]))
+        counted = counted_parts(live)
+        weights = [max(c.n_windows, 1) for c in counted]
+        z = sum(w * _logit(c.score) for w, c in zip(weights, counted, strict=True)) / sum(weights)
+        points.append(Point(round(seconds, 3), z, p["part"]))
     return points
 
 
@@ -459,6 +469,79 @@ def _sapimouse_heads(model_dir: Path, data: Path, out: Path) -> tuple[Any, dict[
     return split, heads
 
 
+def _model_dir(settings: Settings, model_dir: Path | None) -> Path:
+    model_dir = Path(model_dir or settings.scorer.model_dir)
+    if not (model_dir / "model.json").is_file():
+        raise PlaybackError(f"--model {model_dir}: no model.json")
+    return model_dir
+
+
+def _replay_attempts(settings: Settings, sessions: list[PlaybackSession], owners: list[str],
+                     model_dir: Path, out: Path, *, ingest: str | None, site: str,
+                     speed: float, timeout_s: float, title: str,
+                     about: dict[str, Any]) -> dict[str, Any]:
+    """Play ``sessions`` (each under its claimed user; ``owners``: who recorded each), turn
+    their scored parts into running scores and write the time-to-detect report to ``out``."""
+    import csv
+
+    from cursorprint.model.evaluation.time_to_detect import (
+        Attempt,
+        plot_time_to_detect,
+        time_to_detect_report,
+    )
+    from cursorprint.model.nets.modeldir import read_info
+
+    url = ingest or f"http://{settings.ingest.host}:{settings.ingest.port}"
+    n_genuine = sum(s.user == o for s, o in zip(sessions, owners, strict=True))
+    print(f"replaying {len(sessions)} attempts ({n_genuine} genuine, "
+          f"{len(sessions) - n_genuine} impostor) to {url}", flush=True)
+    played = play_sessions(settings, sessions, ingest_url=url, site=site, speed=speed,
+                           timeout_s=timeout_s, all_parts=True)
+    if played.rejected or played.missing:
+        raise PlaybackError(f"ingest rejected {played.rejected}; {len(played.missing)} of "
+                            f"{len(sessions)} sessions got no final score within {timeout_s} s")
+    version = read_info(model_dir).version
+    seen = {p["model_version"] for ps in played.parts.values() for p in ps}
+    if seen != {version}:
+        raise PlaybackError(f"the running scorer scored with model {sorted(seen)}, not --model "
+                            f"{model_dir} ({version}): start it with CURSORPRINT_MODEL_DIR="
+                            f"{model_dir}")
+    with open(out / "parts.jsonl", "w") as fh:      # the raw scored parts, for re-analysis
+        for s, owner in zip(sessions, owners, strict=True):
+            fh.write(json.dumps({"session": s.name, "owner": owner, "claimed": s.user,
+                                 "start_ms": played.start_ms, "parts": played.parts[s.sid],
+                                 "window_ends": played.window_ends.get(s.sid, {})}) + "\n")
+    attempts = [Attempt(s.name, owner, s.user, running_points(
+        s.traj, played.parts[s.sid], played.window_ends.get(s.sid, {}), played.start_ms))
+        for s, owner in zip(sessions, owners, strict=True)]
+    gaps = [b.seconds - a.seconds for at in attempts
+            for a, b in itertools.pairwise(at.points) if b.part != "final"]
+    firsts = [at.points[0].seconds for at in attempts if at.points[0].part != "final"]
+    report: dict[str, Any] = {
+        **about, "model_dir": str(model_dir), "model_version": version, "speed": speed,
+        **time_to_detect_report(attempts),
+        "cadence": {
+            "median_windows_per_session": float(np.median(
+                [sum(p.part != "final" for p in a.points) for a in attempts])),
+            "median_session_seconds": round(float(np.median(
+                [a.points[-1].seconds for a in attempts])), 2),
+            "first_window_seconds": {"median": round(float(np.median(firsts)), 2)}
+            if firsts else None,
+            "seconds_between_windows": {
+                q: round(float(np.quantile(gaps, v)), 2)
+                for q, v in (("p10", 0.1), ("median", 0.5), ("p90", 0.9))} if gaps else None},
+        "playback": played.summary(),
+    }
+    with open(out / "attempts.csv", "w", newline="") as fh:
+        wr = csv.writer(fh)
+        wr.writerow(["session", "owner", "claimed", "part", "seconds", "running_logit"])
+        wr.writerows([a.session, a.owner, a.claimed, p.part, f"{p.seconds:.3f}",
+                      f"{p.logit:.4f}"] for a in attempts for p in a.points)
+    plot_time_to_detect(attempts, report, out / "time_to_detect.png", title)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
 def replay_sapimouse(data: Path, out: Path, *, model_dir: Path | None = None,
                      users: int | None = None, impostors: int = 3, ingest: str | None = None,
                      site: str = "demo", speed: float = 0.0, timeout_s: float = 900.0,
@@ -467,22 +550,11 @@ def replay_sapimouse(data: Path, out: Path, *, model_dir: Path | None = None,
     pipeline as genuine (claimed user = owner) and ``impostors`` impostor attempts each
     (claimed user = another test user), and write the time to detect to ``out``
     (``report.json``, ``attempts.csv``, ``time_to_detect.png``)."""
-    import csv
-
     from cursorprint.model.evaluation.protocol import user_number
-    from cursorprint.model.evaluation.time_to_detect import (
-        Attempt,
-        plot_time_to_detect,
-        time_to_detect_report,
-    )
-    from cursorprint.model.nets.modeldir import read_info
     from cursorprint.stream.stores.heads import HeadStore
 
     settings = load_settings(sections=("kafka", "ingest", "scorer", "redis"))
-    model_dir = Path(model_dir or settings.scorer.model_dir)
-    if not (model_dir / "model.json").is_file():
-        raise PlaybackError(f"--model {model_dir}: no model.json (train one with `cursorprint "
-                            "evaluate sapimouse`)")
+    model_dir = _model_dir(settings, model_dir)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     split, heads = _sapimouse_heads(model_dir, Path(data), out)
@@ -501,50 +573,37 @@ def replay_sapimouse(data: Path, out: Path, *, model_dir: Path | None = None,
         plan += [(owner, owner)] + [(owner, others[i]) for i in sorted(claims)]
     sessions = [PlaybackSession(f"{split.test[owner].meta['session']} as {claimed}", claimed,
                                 split.test[owner]) for owner, claimed in plan]
-    url = ingest or f"http://{settings.ingest.host}:{settings.ingest.port}"
-    print(f"replaying {len(sessions)} attempts ({len(tested)} genuine, "
-          f"{len(sessions) - len(tested)} impostor) of SapiMouse 1-minute sessions to {url}",
-          flush=True)
-    played = play_sessions(settings, sessions, ingest_url=url, site=site, speed=speed,
-                           timeout_s=timeout_s, all_parts=True)
-    if played.rejected or played.missing:
-        raise PlaybackError(f"ingest rejected {played.rejected}; {len(played.missing)} of "
-                            f"{len(sessions)} sessions got no final score within {timeout_s} s")
-    version = read_info(model_dir).version
-    seen = {p["model_version"] for ps in played.parts.values() for p in ps}
-    if seen != {version}:
-        raise PlaybackError(f"the running scorer scored with model {sorted(seen)}, not --model "
-                            f"{model_dir} ({version}): start it with CURSORPRINT_MODEL_DIR="
-                            f"{model_dir}")
-    attempts = []
-    for s, (owner, claimed) in zip(sessions, plan, strict=True):
-        attempts.append(Attempt(s.name, owner, claimed, running_points(
-            s.traj, played.parts[s.sid], played.window_ends.get(s.sid, {}), played.start_ms)))
-    gaps = [b.seconds - a.seconds for at in attempts
-            for a, b in itertools.pairwise(at.points) if b.part != "final"]
-    firsts = [at.points[0].seconds for at in attempts if at.points[0].part != "final"]
-    report: dict[str, Any] = {
-        "data": "SapiMouse users 73-120, 1-minute sessions; heads on the 3-minute sessions",
-        "model_dir": str(model_dir), "model_version": version, "users": len(tested),
-        "impostor_claims_per_user": impostors, "seed": seed, "speed": speed,
-        **time_to_detect_report(attempts),
-        "cadence": {
-            "median_windows_per_session": float(np.median(
-                [sum(p.part != "final" for p in a.points) for a in attempts])),
-            "first_window_seconds": {"median": round(float(np.median(firsts)), 2)}
-            if firsts else None,
-            "seconds_between_windows": {
-                q: round(float(np.quantile(gaps, v)), 2)
-                for q, v in (("p10", 0.1), ("median", 0.5), ("p90", 0.9))} if gaps else None},
-        "playback": played.summary(),
-    }
-    with open(out / "attempts.csv", "w", newline="") as fh:
-        wr = csv.writer(fh)
-        wr.writerow(["session", "owner", "claimed", "part", "seconds", "running_score"])
-        wr.writerows([a.session, a.owner, a.claimed, p.part, f"{p.seconds:.3f}",
-                      f"{p.score:.6f}"] for a in attempts for p in a.points)
-    plot_time_to_detect(attempts, report, out / "time_to_detect.png",
-                        f"SapiMouse replay, live path ({len(tested)} owners, "
-                        f"{len(attempts) - len(tested)} impostor attempts)")
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    return report
+    return _replay_attempts(
+        settings, sessions, [o for o, _ in plan], model_dir, out, ingest=ingest, site=site,
+        speed=speed, timeout_s=timeout_s,
+        title=f"SapiMouse replay, live path ({len(tested)} owners, "
+              f"{len(plan) - len(tested)} impostor attempts)",
+        about={"data": "SapiMouse users 73-120, 1-minute sessions; heads on the 3-minute "
+                       "sessions", "users": len(tested), "impostor_claims_per_user": impostors,
+               "seed": seed})
+
+
+def replay_balabit(data: Path, labels: Path, out: Path, *, model_dir: Path | None = None,
+                   limit: int | None = None, ingest: str | None = None, site: str = "demo",
+                   speed: float = 0.0, timeout_s: float = 1800.0) -> dict[str, Any]:
+    """Play labelled Balabit test sessions under their account (label 0: the owner, genuine;
+    label 1: someone else, impostor) with the model's own user heads in the head store, and
+    write the time to detect to ``out``."""
+    settings = load_settings(sections=("kafka", "ingest", "scorer", "redis"))
+    model_dir = _model_dir(settings, model_dir)
+    if not labels.is_file():
+        raise PlaybackError(f"--labels {labels}: no such file")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sessions = load_balabit_sessions(data, labels, limit)
+    if not {s.label for s in sessions} >= {0, 1}:
+        raise PlaybackError(f"--limit {limit}: the sessions need both labels")
+    n_heads = publish_model_heads(settings, model_dir, site)
+    # the recorder of an illegal session is unknown: "other" (never the claimed user)
+    owners = [s.user if s.label == 0 else f"not {s.user}" for s in sessions]
+    return _replay_attempts(
+        settings, sessions, owners, model_dir, out, ingest=ingest, site=site, speed=speed,
+        timeout_s=timeout_s,
+        title=f"Balabit replay, live path ({len(sessions)} labelled test sessions)",
+        about={"data": f"Balabit test_files labelled in {labels.name}", "heads": n_heads,
+               "sessions": len(sessions)})
