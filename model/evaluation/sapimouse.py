@@ -38,7 +38,7 @@ from cursorprint.model.nets.heads import Head, fit_head
 from cursorprint.model.nets.modeldir import ModelDirError, read_info
 from cursorprint.model.serving.scoring import SessionScorer
 
-__all__ = ["evaluate_sapimouse", "SECONDS", "BLOCKS", "BACKBONE_USERS_KEY"]
+__all__ = ["evaluate_sapimouse", "SECONDS", "BLOCKS", "BACKBONE_USERS_KEY", "sapimouse_seen"]
 
 log = logging.getLogger(__name__)
 SECONDS = (5, 10, 15, 30, 60)
@@ -61,6 +61,12 @@ def _cuts(scorer: SessionScorer, traj: Trajectory) -> list[tuple[str, float, lis
     return out
 
 
+def sapimouse_seen(trajs: list[Trajectory] | None) -> dict[str, list[int]]:
+    """The model.json extra that says which SapiMouse users a backbone was trained on (none for
+    a Balabit-only backbone), so this protocol can accept or refuse the model later."""
+    return {BACKBONE_USERS_KEY: sorted({user_number(str(t.meta["user"])) for t in trajs or []})}
+
+
 def _check_backbone(model_dir: Path, split: Split) -> None:
     seen = read_info(model_dir).extra.get(BACKBONE_USERS_KEY)
     if seen is None:
@@ -76,7 +82,7 @@ def _train(backbone: list[Trajectory], out: Path, split: Split, cfg: Any,
     from cursorprint.model.training.train import train_model
 
     pre = datasets.load_balabit(balabit, "training_files") if balabit else None
-    seen = sorted({user_number(str(t.meta["user"])) for t in backbone})
+    seen = sapimouse_seen(backbone)[BACKBONE_USERS_KEY]
     train_model(backbone, out, cfg, pretrain_trajs=pre,
                 extra={BACKBONE_USERS_KEY: seen, "split": split.name,
                        "data": f"sapimouse users {seen[0]}-{seen[-1]}"

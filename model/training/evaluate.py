@@ -72,6 +72,7 @@ def evaluate_balabit(data: Path, out: Path, labels: Path | None = None,
     model's backbone instead of using the model's own heads — how a backbone trained elsewhere
     (SapiMouse only: the cross-domain figure) is scored on Balabit.
     """
+    from cursorprint.model.evaluation.sapimouse import sapimouse_seen
     from cursorprint.model.serving.scoring import REASON_NO_USER_HEAD, SessionScorer
     from cursorprint.model.training.train import TrainConfig, train_model
 
@@ -87,7 +88,7 @@ def evaluate_balabit(data: Path, out: Path, labels: Path | None = None,
         cfg = train_cfg or TrainConfig(progress=progress)
         t_train = time.time()
         train_model(trajs, model_dir, cfg, pretrain_trajs=pre,
-                    extra={"data": f"balabit training_files ({data})"})
+                    extra={"data": f"balabit training_files ({data})", **sapimouse_seen(pre)})
         train_seconds = time.time() - t_train
     scorer = SessionScorer.load(model_dir)
     if refit_heads:

@@ -169,11 +169,13 @@ def _train(args: argparse.Namespace) -> int:
                                  extra={"synthetic": True, "data": "6 synthetic users"})
     else:
         from cursorprint.model.data import datasets
+        from cursorprint.model.evaluation.sapimouse import sapimouse_seen
         cfg = replace(train.TrainConfig(), **overrides)
         trajs = datasets.load_balabit(args.balabit, "training_files")
         pre = datasets.load_sapimouse(args.sapimouse) if args.sapimouse else None
         info = train.train_model(trajs, args.out, cfg, pretrain_trajs=pre,
-                                 extra={"data": f"balabit training_files ({args.balabit})"})
+                                 extra={"data": f"balabit training_files ({args.balabit})",
+                                        **sapimouse_seen(pre)})
     print(f"model {info.version} written to {args.out} "
           f"({len(info.users)} user heads, {info.extra.get('train_seconds')} s)")
     return 0

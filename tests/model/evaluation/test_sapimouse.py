@@ -157,3 +157,16 @@ def test_evaluate_writes_scores_report_and_plots(root: Path, tmp_path: Path,
     with pytest.raises(ModelDirError, match=r"saw test users \[4\]"):
         sapimouse.evaluate_sapimouse(root, tmp_path / "again", split=TINY, model_dir=leaky,
                                      progress=False)
+
+
+def test_a_balabit_only_backbone_says_so_and_is_accepted(root: Path, tmp_path: Path) -> None:
+    """Balabit training records that its backbone saw no SapiMouse user (the cross-domain model
+    is then accepted by the protocol); one with SapiMouse lists every user it saw."""
+    assert sapimouse.sapimouse_seen(None) == {sapimouse.BACKBONE_USERS_KEY: []}
+    assert sapimouse.sapimouse_seen(datasets.load_sapimouse(root)) == \
+        {sapimouse.BACKBONE_USERS_KEY: [1, 2, 3, 4, 5, 6]}
+    balabit_only = tmp_path / "balabit_only"
+    _tiny_model(balabit_only, sapimouse.sapimouse_seen(None)[sapimouse.BACKBONE_USERS_KEY])
+    report = sapimouse.evaluate_sapimouse(root, tmp_path / "out", split=TINY,
+                                          model_dir=balabit_only, progress=False)
+    assert report["genuine_trials"] == 3
