@@ -27,6 +27,13 @@ CURSORPRINT_MODEL_DIR if it holds a model, else trains a tiny synthetic one.
 
     python -m bench.pipeline_throughput [--sessions 60] [--sapi-sessions 12] [--light 12]
         [--no-scale-out] [--py-spy PATH --profile-out F]
+    python -m bench.pipeline_throughput --baseline-commit COMMIT [--rounds 2] [--sessions 20]
+
+``--baseline-commit`` compares code instead: the workers of an older commit (its ``stream`` and
+``model`` folders, ``git archive``-d into the temporary folder and put first on the workers'
+``PYTHONPATH``) and the workers of this tree take turns on the same stack, ``--rounds`` times
+each, on the same Balabit and SapiMouse-rate sessions (new ids each time), so both see the same
+machine load. The bench's own code (message building, clients) is this tree's in both.
 
 ``--py-spy`` samples the (first) sessionizer worker with that py-spy binary during the Balabit
 saturation run (``py-spy record --pid``, raw collapsed stacks in ``--profile-out``); summarise
@@ -282,6 +289,58 @@ def saturate(settings: Settings, workers: Workers, work: Workload,
                       {role: cpu1[role] - cpu0.get(role, 0.0) for role in cpu1})
 
 
+def baseline_tree(commit: str, into: Path) -> Path:
+    """A ``PYTHONPATH`` folder whose ``cursorprint`` package is ``commit``'s code."""
+    src, pkg = into / "src", into / "pkg" / "cursorprint"
+    src.mkdir(parents=True)
+    pkg.mkdir(parents=True)
+    tar = subprocess.run(["git", "-C", str(REPO), "archive", commit, "stream", "model"],
+                         check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=tar, check=True)
+    for name in ("stream", "model"):
+        (pkg / name).symlink_to(src / name)
+    return pkg.parent
+
+
+def compare_code(settings: Settings, env: dict[str, str], home: Path, baseline: Path,
+                 label: str, balabit: list[tuple[str, Trajectory]],
+                 sapi: list[tuple[str, Trajectory]], rounds: int) -> list[str]:
+    """Baseline and this tree's workers in turns; a line per saturation run, then the means."""
+    path = os.pathsep.join(p for p in (str(baseline), env.get("PYTHONPATH", "")) if p)
+    trees = [(label, {**env, "PYTHONPATH": path}), ("this tree", env)]
+    got: dict[tuple[str, str], list[Saturation]] = {}
+    out = []
+    for r in range(rounds):
+        for i, (name, tree_env) in enumerate(trees):
+            workers = Workers(tree_env, home / f"round{r}-{i}")
+            try:
+                workers.start("sessionizer", "scorer")
+                run = f"{uuid.uuid4().hex[:6]}"
+                asyncio.run(through_pipeline(settings, records(settings, balabit[:2], "warm",
+                                                               run + "w")))
+                for work_name, sessions in (("Balabit", balabit[2:]), ("SapiMouse-rate", sapi)):
+                    if not sessions:
+                        continue
+                    sat = saturate(settings, workers, records(
+                        settings, sessions, f"{work_name}, {name}, round {r + 1}",
+                        run + work_name[0]))
+                    got.setdefault((work_name, name), []).append(sat)
+                    print("\n".join(sat.lines()), flush=True)
+                    out += sat.lines()
+            finally:
+                workers.stop()
+    out.append(f"means over {rounds} rounds:")
+    for (work_name, name), sats in got.items():
+        ratio = np.mean([s.work.events / s.pipe_s / (s.work.events / s.bare_s) for s in sats])
+        eps = np.mean([s.work.events / s.pipe_s for s in sats])
+        cpu = {role: np.mean([1e6 * s.cpu_s[role] / s.work.events for s in sats])
+               for role in sats[0].cpu_s}
+        out.append(f"  {work_name}, {name}: ratio pipeline/bare {ratio:.3f}, pipeline "
+                   f"{eps:,.0f} events/s, CPU per 1000 events: " +
+                   ", ".join(f"{role} {v:.1f} ms" for role, v in sorted(cpu.items())))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sessions", type=int, default=60, help="Balabit sessions")
@@ -293,6 +352,9 @@ def main() -> int:
                     help="paced run at this share of the Balabit saturation batch rate (0: off)")
     ap.add_argument("--no-scale-out", action="store_true",
                     help="leave out the 2 sessionizer + 2 scorer run")
+    ap.add_argument("--baseline-commit", default=None,
+                    help="compare the workers of this commit with this tree's (only that)")
+    ap.add_argument("--rounds", type=int, default=2, help="turns each (--baseline-commit)")
     ap.add_argument("--py-spy", type=Path, default=None,
                     help="py-spy binary: profile the sessionizer worker with it")
     ap.add_argument("--profile-out", type=Path, default=Path("sessionizer-profile.txt"),
@@ -330,63 +392,71 @@ def main() -> int:
     workers = Workers(env, Path(tmp.name))
     out: list[str] = []
     try:
-        workers.start("sessionizer", "scorer")
-        balabit = [(s.user, s.traj) for s in
-                   load_balabit_sessions(DATA, DATA / "labels_dev.csv", args.sessions + 8)]
-        main_s, warm_s = balabit[:args.sessions], balabit[args.sessions:]
-        run = uuid.uuid4().hex[:6]
-        asyncio.run(through_pipeline(settings, records(settings, warm_s[:2], "warm", run + "w")))
-
-        def spy() -> Callable[[], Any]:
-            proc = subprocess.Popen(
-                [str(args.py_spy), "record", "--pid", str(workers.first("sessionizer").pid),
-                 "--rate", "250", "--nonblocking", "--format", "raw", "-o",
-                 str(args.profile_out)])
-
-            def stop() -> None:
-                proc.send_signal(signal.SIGINT)
-                proc.wait(60)
-            return stop
-        sat = saturate(settings, workers, records(settings, main_s, "Balabit", run),
-                       spy if args.py_spy is not None else None)
-        out += sat.lines()
-        print("\n".join(sat.lines()), flush=True)
-        if args.sapi_sessions:
-            sapi_work = records(settings, sapimouse_sessions(args.sapi_sessions),
-                                "SapiMouse-rate", run + "s")
-            sapi = saturate(settings, workers, sapi_work)
-            out += sapi.lines()
-            print("\n".join(sapi.lines()), flush=True)
-        if args.load:
-            rate = args.load * sat.work.batches / sat.pipe_s
-            paced = records(settings, main_s, "Balabit paced", run + "p")
-            took, lat = asyncio.run(through_pipeline(settings, paced, rate=rate))
-            q = np.percentile(lat, [50, 99])
-            line = (f"close->score at {100 * args.load:.0f} % of the saturation rate "
-                    f"({rate:,.0f} batches/s = {paced.events / took:,.0f} events/s sent evenly, "
-                    f"{len(lat)} sessions): p50 {q[0]:.3f} s, p99 {q[1]:.3f} s")
-            out.append(line)
-            print(line, flush=True)
-        if args.light:
-            light = records(settings, balabit[:args.light], "light", run + "l")
-            _, light_lat = asyncio.run(through_pipeline(settings, light, args.light_gap))
-            ql = np.percentile(light_lat, [50, 99])
-            line = (f"close->score at light load (one session every {args.light_gap:g} s, "
-                    f"{len(light_lat)} sessions): p50 {ql[0]:.3f} s, p99 {ql[1]:.3f} s")
-            out.append(line)
-            print(line, flush=True)
-        if not args.no_scale_out:
+        if args.baseline_commit is not None:
+            balabit = [(s.user, s.traj) for s in
+                       load_balabit_sessions(DATA, DATA / "labels_dev.csv", args.sessions + 2)]
+            sapi_s = sapimouse_sessions(args.sapi_sessions) if args.sapi_sessions else []
+            base = baseline_tree(args.baseline_commit, Path(tmp.name) / "baseline")
+            out = compare_code(settings, env, Path(tmp.name), base,
+                               f"commit {args.baseline_commit}", balabit, sapi_s, args.rounds)
+        else:
             workers.start("sessionizer", "scorer")
-            # the group rebalances onto 2 + 2: wait until sessions flow on every partition
-            asyncio.run(through_pipeline(settings, records(settings, warm_s, "warm",
-                                                           run + "x")))
-            two = saturate(settings, workers,
-                           records(settings, main_s, "Balabit, 2 + 2", run + "2"))
-            one_eps, two_eps = sat.work.events / sat.pipe_s, two.work.events / two.pipe_s
-            out += [*two.lines(),
-                    f"scale-out: 2 sessionizers + 2 scorers {two_eps:,.0f} events/s vs 1 + 1 "
-                    f"{one_eps:,.0f} events/s on {settings.topics.partitions} partitions: "
-                    f"x{two_eps / one_eps:.2f}"]
+            balabit = [(s.user, s.traj) for s in
+                       load_balabit_sessions(DATA, DATA / "labels_dev.csv", args.sessions + 8)]
+            main_s, warm_s = balabit[:args.sessions], balabit[args.sessions:]
+            run = uuid.uuid4().hex[:6]
+            asyncio.run(through_pipeline(settings, records(settings, warm_s[:2], "warm", run + "w")))
+
+            def spy() -> Callable[[], Any]:
+                proc = subprocess.Popen(
+                    [str(args.py_spy), "record", "--pid", str(workers.first("sessionizer").pid),
+                     "--rate", "250", "--nonblocking", "--format", "raw", "-o",
+                     str(args.profile_out)])
+
+                def stop() -> None:
+                    proc.send_signal(signal.SIGINT)
+                    proc.wait(60)
+                return stop
+            sat = saturate(settings, workers, records(settings, main_s, "Balabit", run),
+                           spy if args.py_spy is not None else None)
+            out += sat.lines()
+            print("\n".join(sat.lines()), flush=True)
+            if args.sapi_sessions:
+                sapi_work = records(settings, sapimouse_sessions(args.sapi_sessions),
+                                    "SapiMouse-rate", run + "s")
+                sapi = saturate(settings, workers, sapi_work)
+                out += sapi.lines()
+                print("\n".join(sapi.lines()), flush=True)
+            if args.load:
+                rate = args.load * sat.work.batches / sat.pipe_s
+                paced = records(settings, main_s, "Balabit paced", run + "p")
+                took, lat = asyncio.run(through_pipeline(settings, paced, rate=rate))
+                q = np.percentile(lat, [50, 99])
+                line = (f"close->score at {100 * args.load:.0f} % of the saturation rate "
+                        f"({rate:,.0f} batches/s = {paced.events / took:,.0f} events/s sent evenly, "
+                        f"{len(lat)} sessions): p50 {q[0]:.3f} s, p99 {q[1]:.3f} s")
+                out.append(line)
+                print(line, flush=True)
+            if args.light:
+                light = records(settings, balabit[:args.light], "light", run + "l")
+                _, light_lat = asyncio.run(through_pipeline(settings, light, args.light_gap))
+                ql = np.percentile(light_lat, [50, 99])
+                line = (f"close->score at light load (one session every {args.light_gap:g} s, "
+                        f"{len(light_lat)} sessions): p50 {ql[0]:.3f} s, p99 {ql[1]:.3f} s")
+                out.append(line)
+                print(line, flush=True)
+            if not args.no_scale_out:
+                workers.start("sessionizer", "scorer")
+                # the group rebalances onto 2 + 2: wait until sessions flow on every partition
+                asyncio.run(through_pipeline(settings, records(settings, warm_s, "warm",
+                                                               run + "x")))
+                two = saturate(settings, workers,
+                               records(settings, main_s, "Balabit, 2 + 2", run + "2"))
+                one_eps, two_eps = sat.work.events / sat.pipe_s, two.work.events / two.pipe_s
+                out += [*two.lines(),
+                        f"scale-out: 2 sessionizers + 2 scorers {two_eps:,.0f} events/s vs 1 + 1 "
+                        f"{one_eps:,.0f} events/s on {settings.topics.partitions} partitions: "
+                        f"x{two_eps / one_eps:.2f}"]
     finally:
         workers.stop()
         if stack is not None:

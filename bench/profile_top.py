@@ -1,6 +1,9 @@
 """Top entries of a py-spy raw profile (collapsed stacks): self and inclusive share per function.
 
-    python bench/profile_top.py sessionizer-profile.txt [--top 25] [--thread MainThread]
+    python bench/profile_top.py sessionizer-profile.txt [--top 25] [--thread MainThread] [--busy]
+
+``--busy`` leaves out the samples taken while the event loop waited in ``select`` (idle: with
+``--nonblocking`` py-spy records them too), so the shares are of the time the worker worked.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+_IDLE = re.compile(r"^\w*Selector\.select \(selectors\.py\)$")
 _FRAME = re.compile(r"^(?P<fn>.*?) \((?P<file>.*?)(?::\d+)?\)$")
 
 
@@ -31,6 +35,8 @@ def main() -> int:
     ap.add_argument("profile", type=Path)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--thread", default="", help="only stacks whose thread name contains this")
+    ap.add_argument("--busy", action="store_true",
+                    help="leave out samples whose innermost frame is a selector's select (idle)")
     args = ap.parse_args()
     own: Counter[str] = Counter()
     incl: Counter[str] = Counter()
@@ -43,8 +49,10 @@ def main() -> int:
         if args.thread and args.thread not in frames[0]:
             continue
         n = int(count)
-        total += n
         labels = [_label(f) for f in frames[1:]] or [frames[0]]
+        if args.busy and _IDLE.match(labels[-1]):
+            continue
+        total += n
         own[labels[-1]] += n
         for lab in set(labels):
             incl[lab] += n

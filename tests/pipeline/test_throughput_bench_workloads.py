@@ -6,9 +6,12 @@ into the collector's one-second batches, in order per page session, and denser t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from bench.pipeline_throughput import Workload, records, sapimouse_sessions
+from bench.pipeline_throughput import Workload, baseline_tree, records, sapimouse_sessions
 from cursorprint.stream.devtools.playback import load_balabit_sessions
 from cursorprint.stream.records.wire import PointerBatchRecord
 from cursorprint.stream.settings import load_settings
@@ -39,3 +42,11 @@ def test_sapimouse_rate_workload_is_cut_like_the_collector(sapimouse_dir: Path,
                                  load_balabit_sessions(balabit_dir, None, 2)], "Balabit", "t2")
     _check(balabit)
     assert per_batch > 2 * balabit.events / balabit.batches
+
+
+def test_baseline_tree_puts_the_commits_code_first_on_the_path(tmp_path: Path) -> None:
+    root = baseline_tree("HEAD", tmp_path / "base")
+    done = subprocess.run(
+        [sys.executable, "-c", "import cursorprint.stream.records.wire as w; print(w.__file__)"],
+        env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, check=True)
+    assert Path(done.stdout.strip()).resolve().is_relative_to(tmp_path.resolve())
