@@ -15,6 +15,7 @@ from cursorprint.model.bots.train import bot_samples, fit_bot_model, human_sampl
 from cursorprint.model.data.synthetic import random_style, scripted_style, synth_session
 from cursorprint.model.data.trajectory import KIND_DOWN, KIND_MOVE, KIND_UP, Trajectory
 from cursorprint.stream.cli.root import main
+from tests.model.bots.files import write_sapimouse
 
 
 def _person(seed: int = 0, events: int = 600) -> Trajectory:
@@ -78,19 +79,10 @@ def test_check_reports_every_variant_and_horizon() -> None:
         assert all(0.0 <= r["fpr"] <= 1.0 and r["n"] > 0 for r in by_h.values())
 
 
-def _write_sapimouse(path: Path, tr: Trajectory) -> None:
-    names = {KIND_MOVE: ("NoButton", "Move"), KIND_DOWN: ("Left", "Pressed"),
-             KIND_UP: ("Left", "Released")}
-    rows = [f"{int(round(1000 * t))},{names[int(k)][0]},{names[int(k)][1]},{int(x)},{int(y)}"
-            for t, x, y, k in zip(tr.t, tr.x, tr.y, tr.kind, strict=True) if int(k) in names]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("client timestamp,button,state,x,y\n" + "\n".join(rows) + "\n")
-
-
 def test_cli_prints_the_synthetic_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                          ) -> None:
     _tiny_model().save(tmp_path / "model")
-    _write_sapimouse(tmp_path / "sapi" / "user73" / "session_3min.csv", _person(30, 800))
+    write_sapimouse(tmp_path / "sapi" / "user73" / "session_3min.csv", _person(30, 800))
     rc = main(["bots", "touchpad", "--model", str(tmp_path / "model"), "--sapimouse",
                str(tmp_path / "sapi"), "--users", "73", "--crops", "2"])
     out = json.loads(capsys.readouterr().out)
