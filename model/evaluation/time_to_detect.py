@@ -18,6 +18,11 @@ Time to detect of an impostor attempt: the movement seconds of the first part at
 running score reaches the threshold; an attempt that never does is *not detected* (its time
 is taken as infinite, so the median and p90 are ``None`` when more than half, or more than
 10 %, of the attempts are never detected: "not reached within the session").
+
+**Acting after N seconds.** Early windows are short and their scores swing: a site can leave
+the running score alone until the session has N seconds of movement (the decision call's
+``min_seconds``: ``not_enough_data`` before). The same figures with every part before N s left
+out, for owners and impostors alike, are under ``acting_after_s``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,7 @@ __all__ = ["Point", "Attempt", "owner_threshold", "time_to_detect_report", "plot
            "RATES"]
 
 RATES = (0.01, 0.05)          # owners' sessions flagged: the operating points a bank uses
+ACT_AFTER_S = (10.0, 20.0, 30.0)   # movement seconds before the running score is acted on
 
 
 @dataclass(frozen=True)
@@ -94,21 +100,37 @@ def _quantile(times: np.ndarray, q: float) -> float | None:
     return None if math.isinf(v) else round(v, 2)
 
 
-def time_to_detect_report(attempts: Sequence[Attempt],
-                          rates: Sequence[float] = RATES) -> dict[str, Any]:
+def time_to_detect_report(attempts: Sequence[Attempt], rates: Sequence[float] = RATES,
+                          act_after_s: Sequence[float] = ACT_AFTER_S) -> dict[str, Any]:
     """The figures (see the module docstring) as a JSON-ready dict."""
     genuine = [a for a in attempts if a.genuine]
     impostor = [a for a in attempts if not a.genuine]
     if not impostor:
         raise ValueError("no impostor attempts")
     out: dict[str, Any] = {"genuine_attempts": len(genuine), "impostor_attempts": len(impostor),
-                           "operating_points": {}}
+                           "operating_points": _operating_points(genuine, impostor, rates),
+                           "acting_after_s": {}}
+    for after in act_after_s:
+        out["acting_after_s"][f"{after:g}"] = _operating_points(
+            [_from(a, after) for a in genuine], [_from(a, after) for a in impostor], rates)
+    return out
+
+
+def _from(a: Attempt, seconds: float) -> Attempt:
+    """The attempt as a site sees it that acts only after ``seconds`` of movement (a session
+    shorter than that has no point left: never flagged)."""
+    return replace(a, points=[p for p in a.points if p.seconds >= seconds])
+
+
+def _operating_points(genuine: Sequence[Attempt], impostor: Sequence[Attempt],
+                      rates: Sequence[float]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for rate in rates:
         thr = owner_threshold([a.peak for a in genuine], rate)
         times = np.array([t if (t := a.detected_at(thr)) is not None else np.inf
                           for a in impostor])
         detected = np.isfinite(times)
-        out["operating_points"][f"owners_flagged_{rate:g}"] = {
+        out[f"owners_flagged_{rate:g}"] = {
             "threshold_logit": round(thr, 4), "threshold": _sigmoid(thr),
             "owners_flagged": round(float(np.mean([a.peak >= thr for a in genuine])), 4),
             "impostors_detected": round(float(detected.mean()), 4),
@@ -140,8 +162,8 @@ def plot_time_to_detect(attempts: Sequence[Attempt], report: dict[str, Any], out
                           else np.inf
                           for a in impostor])
         ax.step(grid, [(times <= g).mean() for g in grid], where="post",
-                label=f"{name.replace('_', ' ')} (median {op['median_seconds']} s, "
-                      f"p90 {op['p90_seconds']} s)")
+                label=f"{name.replace('_', ' ')}: threshold logit {op['threshold_logit']:.1f}, "
+                      f"median {_secs(op['median_seconds'])}, p90 {_secs(op['p90_seconds'])}")
     ax.set_xlabel("seconds of movement")
     ax.set_ylabel("impostor attempts detected")
     ax.set_ylim(0, 1)
@@ -166,6 +188,10 @@ def plot_time_to_detect(attempts: Sequence[Attempt], report: dict[str, Any], out
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
+
+
+def _secs(v: float | None) -> str:
+    return "not reached" if v is None else f"{v:g} s"
 
 
 def _score_at(a: Attempt, seconds: float) -> float:

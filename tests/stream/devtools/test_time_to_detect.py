@@ -48,5 +48,10 @@ def test_an_owner_is_flagged_by_the_peak_of_the_running_score_not_its_end() -> N
     assert loose["owners_flagged"] == 0.05 and loose["threshold_logit"] <= -5.0
     assert math.isclose(strict["threshold"], 1 / (1 + math.exp(-strict["threshold_logit"])),
                         rel_tol=1e-6)
+    # acting only after 10 s of movement: the owner's early spike no longer counts, the
+    # threshold drops to just above the owners' later peaks (-6.0)
+    later = rep["acting_after_s"]["10"]["owners_flagged_0.01"]
+    assert -6.0 <= later["threshold_logit"] < -5.0 and later["owners_flagged"] == 0.0
+    assert later["impostors_detected"] == round(1 / 3, 4)   # the 4 s one had nothing after 10 s
     with pytest.raises(ValueError, match="no impostor"):
         time_to_detect_report(owners)
