@@ -42,6 +42,11 @@ def test_train_and_report_thresholds_hold_on_each_population(tmp_path: Path) -> 
     saved = json.loads((tmp_path / "model" / "report.json").read_text())
     assert set(saved["lolo"]) == {"logreg", "logreg:balabit"}
     assert set(saved["lolo"]["logreg"]) == {"a", "b"}
+    # every non-test Balabit user left out in turn, none of the test users
+    louo = saved["balabit_leave_one_user_out"]
+    assert sorted(louo) == [f"user{u}" for u in range(10, 16)]
+    assert all(0.0 <= r["fpr"] <= 1.0 and r["n"] > 0 for by_h in louo.values()
+               for r in by_h.values())
     bal_final = report["final"]["logreg"]["balabit"]["5s"]
     assert bal_final["n_people_sparse"] > 0 and 0.0 <= bal_final["fpr_sparse"] <= 1.0
     model = BotModel.load(tmp_path / "model")
