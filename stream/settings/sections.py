@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from cursorprint.model.bots.model import FLAG_AT
 from cursorprint.stream.decide.credentials import (
     DEMO_DECIDE_SITES,
     DecideSite,
@@ -270,7 +271,7 @@ class ScorerSettings:
                                    "")
     bot_threshold: float = setting("BOT_THRESHOLD", "Bot score at or above which a session gets "
                                    "`automation_suspected` (and an alert); 0.5 is the bot "
-                                   "model's calibrated threshold, 1 never flags.", 0.5)
+                                   "model's calibrated threshold, 1 never flags.", FLAG_AT)
     site_bot_thresholds: str = setting("SITE_BOT_THRESHOLDS", "Per-site bot thresholds "
                                        "`site=0.7,other=0.9` (override "
                                        "CURSORPRINT_BOT_THRESHOLD).", "")
