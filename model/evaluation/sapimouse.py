@@ -38,7 +38,8 @@ from cursorprint.model.nets.heads import Head, fit_head
 from cursorprint.model.nets.modeldir import ModelDirError, read_info
 from cursorprint.model.serving.scoring import SessionScorer
 
-__all__ = ["evaluate_sapimouse", "SECONDS", "BLOCKS", "BACKBONE_USERS_KEY", "sapimouse_seen"]
+__all__ = ["evaluate_sapimouse", "SECONDS", "BLOCKS", "BACKBONE_USERS_KEY", "sapimouse_seen",
+           "check_backbone", "enroll_heads"]
 
 log = logging.getLogger(__name__)
 SECONDS = (5, 10, 15, 30, 60)
@@ -67,7 +68,8 @@ def sapimouse_seen(trajs: list[Trajectory] | None) -> dict[str, list[int]]:
     return {BACKBONE_USERS_KEY: sorted({user_number(str(t.meta["user"])) for t in trajs or []})}
 
 
-def _check_backbone(model_dir: Path, split: Split) -> None:
+def check_backbone(model_dir: Path, split: Split) -> None:
+    """Refuse a model whose backbone saw any of the split's test users (or does not say)."""
     seen = read_info(model_dir).extra.get(BACKBONE_USERS_KEY)
     if seen is None:
         raise ModelDirError(f"{model_dir}/model.json does not say which SapiMouse users its "
@@ -89,8 +91,10 @@ def _train(backbone: list[Trajectory], out: Path, split: Split, cfg: Any,
                                + (f" + balabit training_files ({balabit})" if balabit else "")})
 
 
-def _enroll(scorer: SessionScorer, backbone: list[Trajectory], enroll: dict[str, Trajectory],
-            seed: int, progress: bool) -> dict[str, Head]:
+def enroll_heads(scorer: SessionScorer, backbone: list[Trajectory],
+                 enroll: dict[str, Trajectory], seed: int, progress: bool) -> dict[str, Head]:
+    """One head per enrolled user on their enrolment session, against up to
+    :data:`MAX_NEGATIVES` windows of the backbone users (never another test user)."""
     rng = np.random.default_rng(seed)
     negatives = [w for t in backbone for w in scorer.windows(t)]
     if len(negatives) > MAX_NEGATIVES:
@@ -170,10 +174,10 @@ def evaluate_sapimouse(data: Path, out: Path, split: Split = PUBLISHED,
         _train(sessions.backbone, model_dir, split, train_cfg or TrainConfig(progress=progress),
                balabit)
         train_seconds = time.time() - t_train
-    _check_backbone(model_dir, split)
+    check_backbone(model_dir, split)
     base = SessionScorer.load(model_dir)
     seed = int(base.info.extra.get("train", {}).get("seed", 0))
-    heads = _enroll(base, sessions.backbone, sessions.enroll, seed, progress)
+    heads = enroll_heads(base, sessions.backbone, sessions.enroll, seed, progress)
     scorer = SessionScorer(base.info, base.embedder, base.population, heads)
 
     users = sorted(sessions.test)

@@ -447,11 +447,11 @@ def _sapimouse_heads(model_dir: Path, data: Path, out: Path) -> tuple[Any, dict[
     model version they were fitted on."""
     from cursorprint.model.data import datasets
     from cursorprint.model.evaluation.protocol import PUBLISHED, split_sessions
-    from cursorprint.model.evaluation.sapimouse import _check_backbone, _enroll
+    from cursorprint.model.evaluation.sapimouse import check_backbone, enroll_heads
     from cursorprint.model.nets.modeldir import read_heads, write_head
     from cursorprint.model.serving.scoring import SessionScorer
 
-    _check_backbone(model_dir, PUBLISHED)
+    check_backbone(model_dir, PUBLISHED)
     split = split_sessions(datasets.load_sapimouse(data), PUBLISHED)
     scorer = SessionScorer.load(model_dir)
     stamp = out / "heads" / "MODEL_VERSION"
@@ -462,7 +462,7 @@ def _sapimouse_heads(model_dir: Path, data: Path, out: Path) -> tuple[Any, dict[
     print(f"enrolling {len(split.enroll)} SapiMouse heads on {model_dir} "
           f"({scorer.model_version})", flush=True)
     seed = int(scorer.info.extra.get("train", {}).get("seed", 0))
-    heads = _enroll(scorer, split.backbone, split.enroll, seed, progress=False)
+    heads = enroll_heads(scorer, split.backbone, split.enroll, seed, progress=False)
     for user, head in heads.items():
         write_head(out, user, head)
     stamp.write_text(scorer.model_version + "\n")
