@@ -31,7 +31,14 @@ from cursorprint.stream.devtools.processes import (
     wait_gone,
 )
 from cursorprint.stream.records.errors import CursorprintError
-from cursorprint.stream.records.topics import topic_specs
+from cursorprint.stream.records.topics import (
+    SESSIONIZER_ROLES,
+    TICKS_RETENTION_MS,
+    TopicSpec,
+    app_id,
+    ticks_topic,
+    topic_specs,
+)
 from cursorprint.stream.settings import Settings
 
 __all__ = ["Stack", "StackError", "ServiceStatus", "free_port"]
@@ -217,8 +224,14 @@ class Stack:
         admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap_list)
         try:
             existing = set(admin.list_topics())
-            wanted = [t for t in topic_specs(self.settings.topics.partitions,
-                                             self.settings.topics.retention_hours)
+            # the sessionizer apps' tick topics too: Faust would create them at start-up, but a
+            # worker whose first partition assignment comes before the new topic is in the
+            # broker's metadata ignores it ("Ignoring missing topic") until the next rebalance,
+            # and then no idle session closes
+            ticks = [TopicSpec(ticks_topic(app_id(role)), self.settings.topics.partitions,
+                               TICKS_RETENTION_MS) for role in SESSIONIZER_ROLES]
+            wanted = [t for t in [*topic_specs(self.settings.topics.partitions,
+                                               self.settings.topics.retention_hours), *ticks]
                       if t.name not in existing]
             if wanted:
                 try:

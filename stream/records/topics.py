@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["TopicSpec", "POINTER_BATCHES", "SESSIONS", "SESSION_SCORES", "FRAUD_ALERTS",
-           "DEAD_LETTER", "TRUSTED_SESSIONS", "ALL_TOPICS", "CHANGELOG_CONFIGS", "topic_specs"]
+           "DEAD_LETTER", "TRUSTED_SESSIONS", "ALL_TOPICS", "CHANGELOG_CONFIGS", "topic_specs",
+           "app_id", "ticks_topic", "SESSIONIZER_ROLES", "TICKS_RETENTION_MS"]
 
 POINTER_BATCHES = "pointer-batches"
 SESSIONS = "sessions"
@@ -38,3 +39,18 @@ def topic_specs(partitions: int, retention_hours: int) -> list[TopicSpec]:
     """Every project topic with the same partition count (keys spread users across partitions)."""
     retention_ms = retention_hours * 3600 * 1000
     return [TopicSpec(name, partitions, retention_ms) for name in ALL_TOPICS]
+
+
+def app_id(role: str) -> str:
+    """The Faust app id (consumer group, internal-topic prefix) of a worker role."""
+    return f"cursorprint-{role}"
+
+
+def ticks_topic(app: str) -> str:
+    """The sessionizer's internal tick topic of the Faust app ``app``."""
+    return f"{app}-ticks"
+
+
+# roles whose app runs the sessionizer (and so has a tick topic)
+SESSIONIZER_ROLES = ("sessionizer", "all")
+TICKS_RETENTION_MS = 3600 * 1000

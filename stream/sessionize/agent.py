@@ -152,9 +152,9 @@ def add_sessionizer(app: faust.App, settings: Settings, ready: dict[str, bool],
     in-process tests, which also read the returned steps' state."""
     batches = app.topic(topics.POINTER_BATCHES, key_serializer="raw", value_serializer="raw")
     sessions = app.topic(topics.SESSIONS, key_serializer="raw", value_serializer="raw")
-    ticks = app.topic(f"{app.conf.id}-ticks", partitions=settings.topics.partitions,
+    ticks = app.topic(topics.ticks_topic(app.conf.id), partitions=settings.topics.partitions,
                       internal=True, key_serializer="raw", value_serializer="raw",
-                      retention=3600.0)
+                      retention=topics.TICKS_RETENTION_MS / 1000)
     table = app.Table(STATE_TABLE, default=None, partitions=settings.topics.partitions,
                       schema=faust.Schema(key_serializer="json", value_serializer="json"),
                       extra_topic_configs=topics.CHANGELOG_CONFIGS)

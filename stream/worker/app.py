@@ -40,7 +40,7 @@ def create_app(settings: Settings, role: str, *, model_dir: Path | None = None) 
     """The Faust app of one worker role, configured from ``settings``."""
     if role not in ROLES:
         raise ValueError(f"unknown worker role {role!r} (use one of {', '.join(ROLES)})")
-    app_id = f"cursorprint-{role}"
+    app_id = topics.app_id(role)
     datadir = Path(settings.home) / "faust" / role
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(

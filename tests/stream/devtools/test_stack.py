@@ -12,7 +12,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from cursorprint.stream.devtools.processes import port_open
 from cursorprint.stream.devtools.stack import Stack
-from cursorprint.stream.records.topics import ALL_TOPICS
+from cursorprint.stream.records.topics import ALL_TOPICS, SESSIONIZER_ROLES, app_id, ticks_topic
 
 pytestmark = pytest.mark.integration
 
@@ -31,11 +31,14 @@ def test_project_topics_exist(stack: Stack) -> None:
     admin = KafkaAdminClient(bootstrap_servers=stack.settings.kafka.bootstrap_list)
     try:
         topics = set(admin.list_topics())
-        described = {t.get("name", t.get("topic")): t for t in admin.describe_topics(list(ALL_TOPICS))}
+        # the sessionizer apps' tick topics are made with the project's (see Stack.create_topics)
+        ticks = [ticks_topic(app_id(role)) for role in SESSIONIZER_ROLES]
+        described = {t.get("name", t.get("topic")): t
+                     for t in admin.describe_topics([*ALL_TOPICS, *ticks])}
     finally:
         admin.close()
-    assert set(ALL_TOPICS) <= topics
-    for name in ALL_TOPICS:
+    assert {*ALL_TOPICS, *ticks} <= topics
+    for name in [*ALL_TOPICS, *ticks]:
         assert len(described[name]["partitions"]) == stack.settings.topics.partitions
 
 
