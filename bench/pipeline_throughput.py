@@ -26,7 +26,7 @@ Starts a private stack (4 partitions) unless CURSORPRINT_KAFKA_BOOTSTRAP is set;
 CURSORPRINT_MODEL_DIR if it holds a model, else trains a tiny synthetic one.
 
     python -m bench.pipeline_throughput [--sessions 60] [--sapi-sessions 12] [--light 12]
-        [--no-scale-out] [--py-spy PATH --profile-out F]
+        [--no-scale-out] [--py-spy PATH [--profile-role scorer] --profile-out F]
     python -m bench.pipeline_throughput --baseline-commit COMMIT [--rounds 2] [--sessions 20]
 
 ``--baseline-commit`` compares code instead: the workers of an older commit (its ``stream`` and
@@ -35,8 +35,8 @@ CURSORPRINT_MODEL_DIR if it holds a model, else trains a tiny synthetic one.
 each, on the same Balabit and SapiMouse-rate sessions (new ids each time), so both see the same
 machine load. The bench's own code (message building, clients) is this tree's in both.
 
-``--py-spy`` samples the (first) sessionizer worker with that py-spy binary during the Balabit
-saturation run (``py-spy record --pid``, raw collapsed stacks in ``--profile-out``); summarise
+``--py-spy`` samples the first worker of ``--profile-role`` (sessionizer or scorer) with that
+py-spy binary during the Balabit saturation run (``py-spy record --pid``, raw collapsed stacks in ``--profile-out``); summarise
 them with ``python bench/profile_top.py F``.
 """
 
@@ -212,6 +212,7 @@ class Workers:
     def __init__(self, env: dict[str, str], home: Path) -> None:
         self.env, self.home = env, home
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.watched: list[tuple[str, int]] = []      # other processes whose CPU is reported
 
     def start(self, *roles: str) -> None:
         cli = [sys.executable, "-m", "cursorprint.stream.cli", "worker"]
@@ -226,14 +227,18 @@ class Workers:
         for port, proc in started:
             wait_ready(f"http://127.0.0.1:{port}/readyz", proc, 180)
 
+    def watch(self, name: str, pid: int) -> None:
+        """Report the CPU of another process (the private stack's broker, Redis) too."""
+        self.watched.append((name, pid))
+
     def cpu_s(self) -> dict[str, float]:
         """CPU seconds (user + system, all threads) used so far by each role's processes
         together: unlike wall time, this does not grow when other work shares the cores."""
         tick = os.sysconf("SC_CLK_TCK")
         out: dict[str, float] = {}
-        for role, p in self.procs:
+        for role, pid in [*((r, p.pid) for r, p in self.procs), *self.watched]:
             # /proc/PID/stat: utime and stime are fields 14 and 15, after "(comm)"
-            fields = Path(f"/proc/{p.pid}/stat").read_text().rpartition(")")[2].split()
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
             out[role] = out.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
         return out
 
@@ -356,9 +361,11 @@ def main() -> int:
                     help="compare the workers of this commit with this tree's (only that)")
     ap.add_argument("--rounds", type=int, default=2, help="turns each (--baseline-commit)")
     ap.add_argument("--py-spy", type=Path, default=None,
-                    help="py-spy binary: profile the sessionizer worker with it")
-    ap.add_argument("--profile-out", type=Path, default=Path("sessionizer-profile.txt"),
-                    help="raw collapsed stacks of the sessionizer worker (with --py-spy)")
+                    help="py-spy binary: profile a worker with it")
+    ap.add_argument("--profile-role", choices=("sessionizer", "scorer"), default="sessionizer",
+                    help="the worker role --py-spy profiles")
+    ap.add_argument("--profile-out", type=Path, default=Path("worker-profile.txt"),
+                    help="raw collapsed stacks of the profiled worker (with --py-spy)")
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()}", flush=True)
     tmp = tempfile.TemporaryDirectory(prefix="cp-bench-")
@@ -390,6 +397,11 @@ def main() -> int:
                 "CURSORPRINT_MODEL_DIR": str(model.resolve()),
                 "CURSORPRINT_LOG_LEVEL": "WARNING"})
     workers = Workers(env, Path(tmp.name))
+    workers.watch("bench (load + reader)", os.getpid())
+    if stack is not None:
+        for service in stack.status():
+            if service.pid is not None:
+                workers.watch(f"{service.name} (stack)", service.pid)
     out: list[str] = []
     try:
         if args.baseline_commit is not None:
@@ -409,7 +421,7 @@ def main() -> int:
 
             def spy() -> Callable[[], Any]:
                 proc = subprocess.Popen(
-                    [str(args.py_spy), "record", "--pid", str(workers.first("sessionizer").pid),
+                    [str(args.py_spy), "record", "--pid", str(workers.first(args.profile_role).pid),
                      "--rate", "250", "--nonblocking", "--format", "raw", "-o",
                      str(args.profile_out)])
 

@@ -150,14 +150,16 @@ class MemoryFingerprints(_Outage):
         super().__init__()
         self.sets: dict[int, set[str]] = {}
 
-    def sessions_with(self, shingles: Sequence[int]) -> list[set[str]]:
+    def exchange(self, shingles: Sequence[int], digest: str, common_max: int
+                 ) -> list[set[str]]:
         self._call("replay fingerprints")
-        return [set(self.sets.get(h, set())) for h in shingles]
-
-    def remember(self, shingles: Sequence[int], digest: str) -> None:
-        self._call("replay fingerprints")
+        seen = []
         for h in shingles:
-            self.sets.setdefault(h, set()).add(digest)
+            members = self.sets.setdefault(h, set())
+            seen.append(set(members))
+            if len(members) < common_max:
+                members.add(digest)
+        return seen
 
 
 class MemoryLiveScores(_Outage):

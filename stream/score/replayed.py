@@ -132,10 +132,8 @@ class ReplayDetector:
             return ReplayVerdict([], 0.0, len(shingles), False, error=BACKOFF_ERROR)
         me = session_digest(session_id)
         try:
-            members = self.store.sessions_with(shingles)
             # a shingle already common to many sessions is everyday motion: not worth keeping
-            self.store.remember([h for h, seen in zip(shingles, members, strict=True)
-                                 if len(seen) < COMMON_SHINGLE_MAX], me)
+            members = self.store.exchange(shingles, me, COMMON_SHINGLE_MAX)
         except Unavailable as exc:
             # debug only: the scorer counts failures and logs when the state changes
             log.debug("replay store unreachable: %s", exc)

@@ -72,12 +72,12 @@ class Enrolments(Protocol):
 class Fingerprints(Protocol):
     """Sets of session digests per trajectory shingle hash, forgotten after a TTL."""
 
-    def sessions_with(self, shingles: Sequence[int]) -> list[set[str]]:
-        """The digests of the sessions seen with each shingle, in the order given."""
-        ...
-
-    def remember(self, shingles: Sequence[int], digest: str) -> None:
-        """Record that session ``digest`` had each of ``shingles`` (renews their TTL)."""
+    def exchange(self, shingles: Sequence[int], digest: str, common_max: int
+                 ) -> list[set[str]]:
+        """The digests of the sessions seen with each shingle before this call, in the order
+        given; then records that session ``digest`` had each shingle seen with fewer than
+        ``common_max`` sessions (renewing that set's TTL). One step, so a store can do it in
+        one round trip."""
         ...
 
 
