@@ -116,6 +116,23 @@ def sapimouse_sessions(n: int, root: Path = SAPI) -> list[tuple[str, Trajectory]
     return [(f.parent.name, read_sapimouse_session(f, f.parent.name)) for f in files]
 
 
+def interleave(per_session: Messages, open_at_once: int) -> Messages:
+    """The messages of all sessions as one sequence in which ``open_at_once`` page sessions are
+    open together, as a site's concurrent visitors are: one batch of each open session in
+    turn, each session's batches in their order, and the next session starting when one
+    ends. ``open_at_once`` 1 sends one session after the other."""
+    waiting = [list(msgs) for msgs in reversed(per_session)]
+    open_now: list[list[tuple[bytes, bytes]]] = []
+    out: list[tuple[bytes, bytes]] = []
+    while waiting or open_now:
+        while waiting and len(open_now) < open_at_once:
+            open_now.append(waiting.pop())
+        for msgs in open_now:
+            out.append(msgs.pop(0))
+        open_now = [msgs for msgs in open_now if msgs]
+    return [out]
+
+
 async def produce(settings: Settings, topic: str, per_session: Messages,
                   gap_s: float = 0.0, rate: float | None = None) -> None:
     """Send every message; ``gap_s`` between sessions, or ``rate`` messages/s evenly paced."""
@@ -186,16 +203,19 @@ async def bare(settings: Settings, work: Workload) -> float:
 
 
 async def through_pipeline(settings: Settings, work: Workload, gap_s: float = 0.0,
-                           rate: float | None = None) -> tuple[float, list[float]]:
-    """Seconds from the first batch sent to the last session's final score, and each final
-    score's delay after its session closed (s)."""
-    waiting, lat = set(work.sids), []
+                           rate: float | None = None
+                           ) -> tuple[float, list[float], list[float]]:
+    """Seconds from the first batch sent to the last session's final score; each final score's
+    delay after its session closed (s, to the score's broker timestamp); and of that delay
+    the part before the scorer's micro-batch began (s, to ``scored_at``)."""
+    waiting, lat, queued = set(work.sids), [], []
 
     def take(m: Any) -> bool:
         v = json.loads(m.value)
         if v["part"] == "final" and v["session_id"] in waiting:
             waiting.discard(v["session_id"])
             lat.append((m.timestamp - v["closed_at"]) / 1000.0)
+            queued.append((v["scored_at"] - v["closed_at"]) / 1000.0)
         return not waiting
     consumer = asyncio.create_task(consume_until(settings, SESSION_SCORES, take,
                                                  start_at_end=True))
@@ -203,7 +223,7 @@ async def through_pipeline(settings: Settings, work: Workload, gap_s: float = 0.
     t0 = time.perf_counter()
     await produce(settings, POINTER_BATCHES, work.per_session, gap_s, rate)
     await consumer
-    return time.perf_counter() - t0, lat
+    return time.perf_counter() - t0, lat, queued
 
 
 class Workers:
@@ -212,6 +232,7 @@ class Workers:
     def __init__(self, env: dict[str, str], home: Path) -> None:
         self.env, self.home = env, home
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.ports: list[tuple[str, int]] = []        # each worker's web port (metrics)
         self.watched: list[tuple[str, int]] = []      # other processes whose CPU is reported
 
     def start(self, *roles: str) -> None:
@@ -223,6 +244,7 @@ class Workers:
             proc = subprocess.Popen([*cli, role, "--web-port", str(port)],
                                     env={**self.env, "CURSORPRINT_HOME": str(home)})
             self.procs.append((role, proc))
+            self.ports.append((role, port))
             started.append((port, proc))
         for port, proc in started:
             wait_ready(f"http://127.0.0.1:{port}/readyz", proc, 180)
@@ -242,6 +264,31 @@ class Workers:
             out[role] = out.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
         return out
 
+    def scorer_work(self) -> dict[str, float]:
+        """What the scorers did so far, from their ``/metrics``: parts scored, micro-batches
+        and images, and the model thread's seconds per stage."""
+        from urllib.request import urlopen
+
+        from prometheus_client.parser import text_string_to_metric_families
+
+        out: dict[str, float] = {}
+        for role, port in self.ports:
+            if role != "scorer":
+                continue
+            with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+                text = resp.read().decode()
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    name = {
+                        "cursorprint_scored_sessions_total": "parts",
+                        "cursorprint_scorer_batch_images_count": "micro-batches",
+                        "cursorprint_scorer_batch_images_sum": "images",
+                        "cursorprint_inference_seconds_sum": "s " + sample.labels.get("stage", ""),
+                    }.get(sample.name)
+                    if name is not None:
+                        out[name] = out.get(name, 0.0) + sample.value
+        return out
+
     def first(self, role: str) -> subprocess.Popen[bytes]:
         return next(p for r, p in self.procs if r == role)
 
@@ -259,6 +306,7 @@ class Saturation:
     pipe_s: float
     lat: list[float]
     cpu_s: dict[str, float]       # CPU seconds each role used during the pipeline run
+    scorer: dict[str, float]      # what the scorers did in it (Workers.scorer_work)
 
     def lines(self) -> list[str]:
         w, n = self.work, len(self.work.per_session)
@@ -276,7 +324,21 @@ class Saturation:
             *(f"  {role} CPU: {1e6 * cpu / w.events:.1f} ms per 1000 events, "
               f"{1e3 * cpu / w.batches:.2f} ms per batch ({100 * cpu / self.pipe_s:.0f} % of "
               f"one core; at 100 %: {w.events / cpu:,.0f} events/s)"
-              for role, cpu in sorted(self.cpu_s.items()))]
+              for role, cpu in sorted(self.cpu_s.items())),
+            *self.scorer_lines()]
+
+    def scorer_lines(self) -> list[str]:
+        sc, n = self.scorer, max(self.scorer.get("micro-batches", 0.0), 1.0)
+        if not sc.get("parts"):
+            return []
+        stages = ", ".join(f"{k[2:]} {sc[k]:.2f} s ({1e3 * sc[k] / n:.0f} ms each)"
+                           for k in ("s raster", "s backbone", "s head") if k in sc)
+        parts, images = sc["parts"], sc.get("images", 0.0)
+        per_session = parts / len(self.work.per_session)
+        per_1000 = 1e3 * images / self.work.events
+        return [f"  scorer: {parts:.0f} parts scored ({per_session:.1f} per page session), "
+                f"{sc.get('micro-batches', 0.0):.0f} micro-batches, {images:.0f} images "
+                f"({per_1000:.0f} per 1000 events); model thread: {stages}"]
 
 
 def saturate(settings: Settings, workers: Workers, work: Workload,
@@ -285,13 +347,14 @@ def saturate(settings: Settings, workers: Workers, work: Workload,
     it returns a function that stops the profiler)."""
     bare_s = asyncio.run(bare(settings, work))
     stop = spy() if spy is not None else None
-    cpu0 = workers.cpu_s()
-    pipe_s, lat = asyncio.run(through_pipeline(settings, work))
-    cpu1 = workers.cpu_s()
+    cpu0, work0 = workers.cpu_s(), workers.scorer_work()
+    pipe_s, lat, _ = asyncio.run(through_pipeline(settings, work))
+    cpu1, work1 = workers.cpu_s(), workers.scorer_work()
     if stop is not None:
         stop()
     return Saturation(work, bare_s, pipe_s, lat,
-                      {role: cpu1[role] - cpu0.get(role, 0.0) for role in cpu1})
+                      {role: cpu1[role] - cpu0.get(role, 0.0) for role in cpu1},
+                      {k: v - work0.get(k, 0.0) for k, v in work1.items()})
 
 
 def baseline_tree(commit: str, into: Path) -> Path:
@@ -353,13 +416,19 @@ def main() -> int:
                     help="SapiMouse one-minute sessions (0: leave that workload out)")
     ap.add_argument("--light", type=int, default=12, help="sessions of the light-load run")
     ap.add_argument("--light-gap", type=float, default=1.0, help="seconds between sessions")
-    ap.add_argument("--load", type=float, default=0.8,
-                    help="paced run at this share of the Balabit saturation batch rate (0: off)")
+    ap.add_argument("--load", default="0.8",
+                    help="paced runs at these shares of the Balabit saturation batch rate, "
+                         "comma-separated (0: none)")
+    ap.add_argument("--open-sessions", type=int, default=8,
+                    help="page sessions open at once in the paced runs (1: one after another)")
     ap.add_argument("--no-scale-out", action="store_true",
                     help="leave out the 2 sessionizer + 2 scorer run")
     ap.add_argument("--baseline-commit", default=None,
                     help="compare the workers of this commit with this tree's (only that)")
     ap.add_argument("--rounds", type=int, default=2, help="turns each (--baseline-commit)")
+    ap.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="a setting for the workers, e.g. CURSORPRINT_SCORER_BATCH_SIZE=64 "
+                         "(repeatable)")
     ap.add_argument("--py-spy", type=Path, default=None,
                     help="py-spy binary: profile a worker with it")
     ap.add_argument("--profile-role", choices=("sessionizer", "scorer"), default="sessionizer",
@@ -367,6 +436,12 @@ def main() -> int:
     ap.add_argument("--profile-out", type=Path, default=Path("worker-profile.txt"),
                     help="raw collapsed stacks of the profiled worker (with --py-spy)")
     args = ap.parse_args()
+    try:
+        loads = [float(x) for x in args.load.split(",") if float(x) > 0]
+    except ValueError:
+        raise SystemExit(f"--load {args.load!r}: expected shares like 0.5,0.8") from None
+    if args.open_sessions < 1:
+        raise SystemExit(f"--open-sessions {args.open_sessions}: must be at least 1")
     print(f"load average at start: {os.getloadavg()}", flush=True)
     tmp = tempfile.TemporaryDirectory(prefix="cp-bench-")
     stack = None
@@ -396,6 +471,11 @@ def main() -> int:
                 "CURSORPRINT_TOPIC_PARTITIONS": str(settings.topics.partitions),
                 "CURSORPRINT_MODEL_DIR": str(model.resolve()),
                 "CURSORPRINT_LOG_LEVEL": "WARNING"})
+    for item in args.worker_env:
+        name, eq, value = item.partition("=")
+        if not eq or not name.startswith("CURSORPRINT_"):
+            raise SystemExit(f"--worker-env {item!r}: expected CURSORPRINT_NAME=VALUE")
+        env[name] = value
     workers = Workers(env, Path(tmp.name))
     workers.watch("bench (load + reader)", os.getpid())
     if stack is not None:
@@ -439,19 +519,22 @@ def main() -> int:
                 sapi = saturate(settings, workers, sapi_work)
                 out += sapi.lines()
                 print("\n".join(sapi.lines()), flush=True)
-            if args.load:
-                rate = args.load * sat.work.batches / sat.pipe_s
-                paced = records(settings, main_s, "Balabit paced", run + "p")
-                took, lat = asyncio.run(through_pipeline(settings, paced, rate=rate))
-                q = np.percentile(lat, [50, 99])
-                line = (f"close->score at {100 * args.load:.0f} % of the saturation rate "
+            for i, load in enumerate(loads):
+                rate = load * sat.work.batches / sat.pipe_s
+                paced = records(settings, main_s, "Balabit paced", f"{run}p{i}")
+                paced.per_session = interleave(paced.per_session, args.open_sessions)
+                took, lat, queued = asyncio.run(through_pipeline(settings, paced, rate=rate))
+                q, qq = np.percentile(lat, [50, 99]), np.percentile(queued, [50, 99])
+                line = (f"close->score at {100 * load:.0f} % of the saturation rate "
                         f"({rate:,.0f} batches/s = {paced.events / took:,.0f} events/s sent evenly, "
-                        f"{len(lat)} sessions): p50 {q[0]:.3f} s, p99 {q[1]:.3f} s")
+                        f"{args.open_sessions} page sessions open at once, {len(lat)} sessions): "
+                        f"p50 {q[0]:.3f} s, p99 {q[1]:.3f} s (close -> its micro-batch began: "
+                        f"p50 {qq[0]:.3f} s, p99 {qq[1]:.3f} s)")
                 out.append(line)
                 print(line, flush=True)
             if args.light:
                 light = records(settings, balabit[:args.light], "light", run + "l")
-                _, light_lat = asyncio.run(through_pipeline(settings, light, args.light_gap))
+                _, light_lat, _ = asyncio.run(through_pipeline(settings, light, args.light_gap))
                 ql = np.percentile(light_lat, [50, 99])
                 line = (f"close->score at light load (one session every {args.light_gap:g} s, "
                         f"{len(light_lat)} sessions): p50 {ql[0]:.3f} s, p99 {ql[1]:.3f} s")

@@ -23,6 +23,7 @@ import numpy as np
 
 from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.model.features.windows import DEFAULT_RULE, WindowRule
+from cursorprint.model.features.windows import cut as cut_windows
 from cursorprint.model.nets.heads import Head
 from cursorprint.model.serving.scoring import SessionScore
 from cursorprint.stream.enroll.enroller import Enroller
@@ -307,6 +308,10 @@ class StandInModel:
 
     def windows(self, traj: Trajectory) -> list[Trajectory]:
         return [traj] * max(1, len(traj) // EVENTS_PER_WINDOW)
+
+    def cut(self, traj: Trajectory) -> tuple[list[Trajectory], list[str]]:
+        """Its own windows, with the reasons of the real window rule of ``info``."""
+        return self.windows(traj), cut_windows(traj, self.info.rule)[1]
 
     def images_of(self, windows: list[Trajectory]) -> np.ndarray:
         if any((w.x < 0).any() for w in windows):

@@ -83,7 +83,11 @@ class SessionScorer:
     # --- the pipeline, step by step -------------------------------------------------------
     def windows(self, traj: Trajectory) -> list[Trajectory]:
         """The session's windows under the model's window rule."""
-        return win.cut(traj, self.info.rule)[0]
+        return self.cut(traj)[0]
+
+    def cut(self, traj: Trajectory) -> tuple[list[Trajectory], list[str]]:
+        """The session's windows and the window rule's reason codes (``too_few_events``)."""
+        return win.cut(traj, self.info.rule)
 
     def images(self, traj: Trajectory) -> np.ndarray:
         """``(n_windows, H, W, C)`` float32 rasterized windows (n may be 0)."""
@@ -146,7 +150,7 @@ class SessionScorer:
 
     def score_session(self, user_key: str, traj: Trajectory) -> SessionScore:
         """Offline path: ``score_embeddings(user_key, descriptors(traj))`` plus reasons."""
-        windows, rule_reasons = win.cut(traj, self.info.rule)
+        windows, rule_reasons = self.cut(traj)
         s = self.score_embeddings(user_key, self.descriptors_of(windows))
         return SessionScore(s.score, s.window_scores, s.head_version,
                             [*rule_reasons, *s.reasons])

@@ -74,6 +74,12 @@ class SessionRecord:
     @classmethod
     def from_bytes(cls, raw: bytes) -> SessionRecord:
         """Decode and check a ``sessions`` value; :class:`SessionRecordError` when malformed."""
+        return cls.decode(raw)[0]
+
+    @classmethod
+    def decode(cls, raw: bytes) -> tuple[SessionRecord, Trajectory]:
+        """:meth:`from_bytes` and the record's events as a :class:`Trajectory` (decoding builds
+        it to check the columns; the scorer needs it, so it is not built twice)."""
         try:
             obj = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -106,7 +112,7 @@ class SessionRecord:
                   t0=float(obj["t0"]), closed_at=float(obj["closed_at"]), t=obj["t"],
                   x=obj["x"], y=obj["y"], k=obj["k"], b=obj["b"], pointer=pointer)
         traj = _trajectory(obj)   # checks columns and screen
-        return SessionRecord(**{**rec.__dict__, "screen": traj.screen})
+        return SessionRecord(**{**rec.__dict__, "screen": traj.screen}), traj
 
     @classmethod
     def from_trajectory(cls, traj: Trajectory, *, session_id: str, user: str, site: str,

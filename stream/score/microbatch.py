@@ -35,7 +35,7 @@ import numpy as np
 from cursorprint.model.bots.model import FLAG_AT, BotModel
 from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.model.features.remote_access import remote_access_reasons
-from cursorprint.model.features.windows import aggregate, normalise_rate, sigmoid
+from cursorprint.model.features.windows import aggregate, sigmoid
 from cursorprint.model.nets.heads import Head
 from cursorprint.model.serving.scoring import SessionScore
 from cursorprint.stream.records import topics
@@ -48,7 +48,6 @@ from cursorprint.stream.records.reasons import (
     REASON_NO_USER_HEAD,
     REASON_NOT_MOUSE,
     REASON_REPLAY_UNCHECKED,
-    REASON_TOO_FEW_EVENTS,
 )
 from cursorprint.stream.records.scores import Alert, ScoreRecord, alert_id, score_id
 from cursorprint.stream.records.session import SessionRecord, SessionRecordError
@@ -72,7 +71,7 @@ class ModelLike(Protocol):
         """The population head: scores sessions whose user's head does not fit this model."""
         ...
 
-    def windows(self, traj: Trajectory) -> list[Trajectory]: ...
+    def cut(self, traj: Trajectory) -> tuple[list[Trajectory], list[str]]: ...
     def images_of(self, windows: list[Trajectory]) -> np.ndarray: ...
     def motion_of(self, windows: list[Trajectory]) -> np.ndarray: ...
     def embed(self, images: np.ndarray) -> np.ndarray: ...
@@ -150,11 +149,6 @@ class MicroBatchScorer:
             reasons=[REASON_NOT_MOUSE], model_version=self.model.model_version, head_version="",
             n_events=rec.n_events, closed_at=rec.closed_at, scored_at=scored_at, bot_score=None)
 
-    def _rule_reasons(self, traj: Trajectory) -> list[str]:
-        rule = self.model.info.rule
-        return [REASON_TOO_FEW_EVENTS] if len(normalise_rate(traj, rule.bucket_s)) \
-            < rule.min_events else []
-
     def _abuse_reasons(self, rec: SessionRecord, traj: Trajectory, res: BatchResult
                        ) -> list[str]:
         """Scripted-movement codes, ``remote_access_suspected``, plus ``replayed_trajectory``
@@ -204,15 +198,13 @@ class MicroBatchScorer:
         decoded: list[tuple[_Prepared, list[Any], bytes]] = []
         for raw in values:
             try:
-                rec = SessionRecord.from_bytes(raw)
+                rec, traj = SessionRecord.decode(raw)
                 if rec.pointer != POINTER_MOUSE:
                     res.scores.append(self._not_mouse(rec, scored_at))
                     continue
-                traj = rec.to_trajectory()
-                wins = self.model.windows(traj)
+                wins, rule_reasons = self.model.cut(traj)
                 bot_score, bot_reasons = self._bot_verdict(rec, traj)
-                reasons = [*self._rule_reasons(traj), *bot_reasons,
-                           *self._abuse_reasons(rec, traj, res)]
+                reasons = [*rule_reasons, *bot_reasons, *self._abuse_reasons(rec, traj, res)]
                 decoded.append((_Prepared(rec, len(wins), reasons, bot_score), wins, raw))
             except (SessionRecordError, ValueError) as exc:
                 res.dead.append(DeadLetter(self.source, f"{type(exc).__name__}: {exc}",
