@@ -117,11 +117,8 @@ def _replay(args: argparse.Namespace) -> int:
     import json
 
     from cursorprint.model.nets.modeldir import ModelDirError
-    from cursorprint.stream.devtools.playback import (
-        PlaybackError,
-        replay_balabit,
-        replay_sapimouse,
-    )
+    from cursorprint.stream.devtools.playback import PlaybackError
+    from cursorprint.stream.devtools.replay import replay_balabit, replay_sapimouse
     from cursorprint.stream.settings import SettingsError, load_settings
 
     try:

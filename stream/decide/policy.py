@@ -33,6 +33,7 @@ codes of the counted parts (declared in :mod:`cursorprint.stream.records.reasons
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -49,8 +50,8 @@ from cursorprint.stream.records.reasons import (
 )
 from cursorprint.stream.stores.live_scores import LABEL_FRAUD, LivePart, LiveState
 
-__all__ = ["Decision", "decide", "counted_parts", "DECISIONS", "STEP_UP_CODES",
-           "DECISION_CODES"]
+__all__ = ["Decision", "decide", "counted_parts", "combined_logit", "DECISIONS",
+           "STEP_UP_CODES", "DECISION_CODES", "SCORE_EPS"]
 
 ALLOW, STEP_UP, DENY, NOT_ENOUGH = "allow", "step_up", "deny", "not_enough_data"
 DECISIONS = (ALLOW, STEP_UP, DENY, NOT_ENOUGH)
@@ -72,7 +73,7 @@ DECISION_CODES = (CODE_SESSION_UNKNOWN, CODE_FRAUD_CONFIRMED, CODE_FEW_WINDOWS,
 STEP_UP_CODES = frozenset({REASON_STRAIGHT, REASON_CONSTANT_SPEED, REASON_NO_JITTER,
                            REASON_TELEPORT, REASON_REPLAYED, REASON_AUTOMATION,
                            REASON_REMOTE_ACCESS})
-_EPS = 1e-6
+SCORE_EPS = 1e-6     # scores this close to 0 or 1 count as this
 
 
 @dataclass(frozen=True)
@@ -104,15 +105,21 @@ def counted_parts(parts: list[LivePart]) -> list[LivePart]:
     return out
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, _EPS), 1.0 - _EPS)
+def _logit(p: float, eps: float) -> float:
+    p = min(max(float(p), eps), 1.0 - eps)
     return math.log(p / (1.0 - p))
 
 
-def _combined(parts: list[LivePart]) -> float:
+def combined_logit(parts: Sequence[LivePart], eps: float = SCORE_EPS) -> float:
+    """The session's evidence from its counted ``parts``: their score logits averaged, weighted
+    by the windows each was made of; a score is taken as at least ``eps`` from 0 and 1 (the
+    decision uses :data:`SCORE_EPS`; the time-to-detect replay ranks the logits of scores a
+    hair from 1, so it passes a much smaller ``eps``)."""
+    if not parts:
+        raise ValueError("no parts: a combined score needs at least one scored part")
     weights = [max(p.n_windows, 1) for p in parts]
-    z = sum(w * _logit(p.score) for w, p in zip(weights, parts, strict=True)) / sum(weights)
-    return 1.0 / (1.0 + math.exp(-z))
+    return sum(w * _logit(p.score, eps)
+               for w, p in zip(weights, parts, strict=True)) / sum(weights)
 
 
 def _unique(codes: list[str]) -> list[str]:
@@ -127,7 +134,7 @@ def decide(state: LiveState, policy: SitePolicy, now_ms: float) -> Decision:
         return Decision(DENY if state.label == LABEL_FRAUD else NOT_ENOUGH, None, codes, 0.0, 0,
                         None, None, now_ms)
     latest = max(parts, key=lambda p: p.scored_at)
-    score = round(_combined(parts), 6)
+    score = round(1.0 / (1.0 + math.exp(-combined_logit(parts))), 6)
     windows = sum(p.n_windows for p in parts)
     seconds = round(sum(p.seconds for p in parts), 3)
     score_codes = _unique([r for p in parts for r in p.reasons])

@@ -12,22 +12,19 @@ exactly :func:`wire_trajectory` of the recording, which the offline scorer can s
 At the end the ``session-scores`` topic is read (from the offsets at the start of the
 playback) until every session played back has its final score; counts, throughput and, with labels, the AUC
 are printed. With ``all_parts`` every scored part (rolling windows too) and the end of each
-rolling window on the ``sessions`` topic are kept as well: what ``cursorprint replay
-sapimouse`` (:func:`replay_sapimouse`) turns into the running score of each session and the
-seconds of movement an impostor needs to be flagged (:mod:`~cursorprint.model.evaluation.
-time_to_detect`).
+rolling window on the ``sessions`` topic are kept as well: what ``cursorprint replay``
+(:mod:`~cursorprint.stream.devtools.replay`) turns into the running score of each session and
+the seconds of movement an impostor needs to be flagged.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import math
 import time
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,11 +40,9 @@ from cursorprint.stream.settings import Settings, load_settings
 
 __all__ = ["PlaybackError", "PlaybackSession", "PlaybackReport", "wire_trajectory", "as_collected",
            "to_batches", "publish_model_heads", "play_sessions", "read_scores", "read_parts",
-           "playback_balabit", "origin_for", "running_points", "replay_sapimouse",
-           "replay_balabit"]
+           "playback_balabit", "origin_for", "load_balabit_sessions"]
 
 TICKS_PER_S = 10_000           # wire time resolution: 0.1 ms
-LOGIT_EPS = 1e-15              # scores this close to 0 or 1 count as this (float64 resolves it)
 
 
 class PlaybackError(CursorprintError, RuntimeError):
@@ -226,31 +221,44 @@ def _end_offsets(settings: Settings, topic: str) -> dict[Any, int]:
         consumer.close()
 
 
-def read_scores(settings: Settings, start: dict[Any, int], want: set[str], timeout_s: float,
-                final_only: bool = True) -> dict[str, dict[str, Any]]:
-    """Final scores of the sessions ``want`` from ``session-scores`` after offsets ``start``."""
+def _consume(settings: Settings, start: dict[Any, int], timeout_s: float,
+             take: Callable[[dict[str, Any]], None], done: Callable[[], bool],
+             **consumer_options: Any) -> None:
+    """Pass every JSON object on the partitions of ``start`` (read from those offsets) to
+    ``take`` until ``done()`` or ``timeout_s`` has passed; ``done`` is asked after each poll."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_list, group_id=None,
-                             enable_auto_commit=False)
-    got: dict[str, dict[str, Any]] = {}
+                             enable_auto_commit=False, **consumer_options)
     try:
         consumer.assign(list(start))
         for tp, off in start.items():
             consumer.seek(tp, off)
         deadline = time.monotonic() + timeout_s
-        while want - set(got) and time.monotonic() < deadline:
+        while not done() and time.monotonic() < deadline:
             for msgs in consumer.poll(timeout_ms=500).values():
                 for msg in msgs:
                     try:
                         obj = json.loads(msg.value)
                     except ValueError:
-                        continue
-                    sid = obj.get("session_id")
-                    if sid in want and (obj.get("part") == "final" or not final_only):
-                        got.setdefault(sid, obj)
+                        continue       # other tests' and tools' records share the topics
+                    if isinstance(obj, dict):
+                        take(obj)
     finally:
         consumer.close()
+
+
+def read_scores(settings: Settings, start: dict[Any, int], want: set[str], timeout_s: float,
+                final_only: bool = True) -> dict[str, dict[str, Any]]:
+    """Final scores of the sessions ``want`` from ``session-scores`` after offsets ``start``."""
+    got: dict[str, dict[str, Any]] = {}
+
+    def take(obj: dict[str, Any]) -> None:
+        sid = obj.get("session_id")
+        if sid in want and (obj.get("part") == "final" or not final_only):
+            got.setdefault(sid, obj)
+
+    _consume(settings, start, timeout_s, take, lambda: not want - set(got))
     return got
 
 
@@ -259,30 +267,21 @@ def read_parts(settings: Settings, topic: str, start: dict[Any, int], want: set[
     """sid -> part -> record of every record of the sessions ``want`` on ``topic`` (read from
     offsets ``start``) until each has its final part; a part seen twice (a re-publish after
     a restart) is kept once."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_list, group_id=None,
-                             enable_auto_commit=False, fetch_max_bytes=64 << 20)
     got: dict[str, dict[str, dict[str, Any]]] = {}
     finals: set[str] = set()
-    try:
-        consumer.assign(list(start))
-        for tp, off in start.items():
-            consumer.seek(tp, off)
-        deadline = time.monotonic() + timeout_s
-        while want - finals and time.monotonic() < deadline:
-            for msgs in consumer.poll(timeout_ms=500).values():
-                for msg in msgs:
-                    try:
-                        obj = json.loads(msg.value)
-                        sid, part = obj["session_id"], str(obj["part"])
-                    except (ValueError, KeyError, TypeError):
-                        continue       # other tests' and tools' records share the topics
-                    if sid in want:
-                        got.setdefault(sid, {}).setdefault(part, obj)
-                        finals |= {sid} if part == "final" else set()
-    finally:
-        consumer.close()
+
+    def take(obj: dict[str, Any]) -> None:
+        try:
+            sid, part = obj["session_id"], str(obj["part"])
+        except KeyError:
+            return
+        if sid in want:
+            got.setdefault(sid, {}).setdefault(part, obj)
+            if part == "final":
+                finals.add(sid)
+
+    _consume(settings, start, timeout_s, take, lambda: not want - finals,
+             fetch_max_bytes=64 << 20)
     return got
 
 
@@ -389,221 +388,3 @@ def playback_balabit(data: Path, *, labels: Path | None = None, limit: int | Non
                                             **report.scores.get(s.sid, {})}
                                    for s in sessions}, indent=1))
     return report
-
-
-def _logit(p: float) -> float:
-    p = min(max(float(p), LOGIT_EPS), 1.0 - LOGIT_EPS)
-    return math.log(p) - math.log1p(-p)
-
-
-def running_points(traj: Trajectory, parts: Sequence[dict[str, Any]],
-                   window_ends: dict[int, float], start_ms: float) -> list[Any]:
-    """The running evidence of one played-back session: after each rolling window, then the
-    closed session, what the decision call adds up from the parts scored so far (the parts
-    :func:`~cursorprint.stream.decide.policy.counted_parts` keeps, their score logits
-    averaged weighted by their windows), at the movement seconds of the part's last event (the
-    activity clock of the SapiMouse protocol, on the trajectory as played). Kept as a logit,
-    unrounded: the decision's score is rounded to 6 decimals, where this model's impostor and
-    owner sessions often tie at 0.999999."""
-    from cursorprint.model.evaluation.protocol import active_time
-    from cursorprint.model.evaluation.time_to_detect import Point
-    from cursorprint.stream.decide.policy import counted_parts
-    from cursorprint.stream.stores.live_scores import LivePart
-
-    wire = wire_trajectory(traj)
-    clock = active_time(wire)
-    windows = sorted((p for p in parts if p["cause"] == "window"), key=lambda p: int(p["part"]))
-    ordered = windows + [p for p in parts if p["part"] == "final"]
-    live: list[LivePart] = []
-    points = []
-    for p in ordered:
-        if p.get("score") is None:
-            raise PlaybackError(f"session {p['session_id']} part {p['part']} has no identity "
-                                f"score (reasons {p.get('reasons')}): not scored as mouse input")
-        live.append(LivePart(segment=0, part=p["part"], cause=p["cause"], score=p["score"],
-                             n_windows=len(p["window_scores"]), reasons=list(p["reasons"]),
-                             model_version=p["model_version"], head_version=p["head_version"],
-                             n_events=p["n_events"], seconds=0.0, scored_at=p["scored_at"]))
-        if p["part"] == "final":
-            seconds = float(clock[-1]) if len(clock) else 0.0
-        else:
-            end = window_ends.get(int(p["part"]))
-            if end is None:
-                raise PlaybackError(f"session {p['session_id']}: rolling window {p['part']} "
-                                    "was scored but is not on the sessions topic")
-            # the last event at or before the window's end (times travel on a 0.1 ms grid)
-            at = int(np.searchsorted(wire.t, (end - start_ms) / 1000.0 + 5e-5, side="right"))
-            seconds = float(clock[max(at - 1, 0)])
-        counted = counted_parts(live)
-        weights = [max(c.n_windows, 1) for c in counted]
-        z = sum(w * _logit(c.score) for w, c in zip(weights, counted, strict=True)) / sum(weights)
-        points.append(Point(round(seconds, 3), z, p["part"]))
-    return points
-
-
-def _sapimouse_heads(model_dir: Path, data: Path, out: Path) -> tuple[Any, dict[str, Any]]:
-    """The split's sessions and a head per test user, enrolled as ``evaluate sapimouse`` does
-    (3-minute session against the backbone users' windows); kept in ``out/heads`` for the
-    model version they were fitted on."""
-    from cursorprint.model.data import datasets
-    from cursorprint.model.evaluation.protocol import PUBLISHED, split_sessions
-    from cursorprint.model.evaluation.sapimouse import check_backbone, enroll_heads
-    from cursorprint.model.nets.modeldir import read_heads, write_head
-    from cursorprint.model.serving.scoring import SessionScorer
-
-    check_backbone(model_dir, PUBLISHED)
-    split = split_sessions(datasets.load_sapimouse(data), PUBLISHED)
-    scorer = SessionScorer.load(model_dir)
-    stamp = out / "heads" / "MODEL_VERSION"
-    if stamp.is_file() and stamp.read_text().strip() == scorer.model_version:
-        heads = read_heads(out)
-        if set(heads) == set(split.test):
-            return split, heads
-    print(f"enrolling {len(split.enroll)} SapiMouse heads on {model_dir} "
-          f"({scorer.model_version})", flush=True)
-    seed = int(scorer.info.extra.get("train", {}).get("seed", 0))
-    heads = enroll_heads(scorer, split.backbone, split.enroll, seed, progress=False)
-    for user, head in heads.items():
-        write_head(out, user, head)
-    stamp.write_text(scorer.model_version + "\n")
-    return split, heads
-
-
-def _model_dir(settings: Settings, model_dir: Path | None) -> Path:
-    model_dir = Path(model_dir or settings.scorer.model_dir)
-    if not (model_dir / "model.json").is_file():
-        raise PlaybackError(f"--model {model_dir}: no model.json")
-    return model_dir
-
-
-def _replay_attempts(settings: Settings, sessions: list[PlaybackSession], owners: list[str],
-                     model_dir: Path, out: Path, *, ingest: str | None, site: str,
-                     speed: float, timeout_s: float, title: str,
-                     about: dict[str, Any]) -> dict[str, Any]:
-    """Play ``sessions`` (each under its claimed user; ``owners``: who recorded each), turn
-    their scored parts into running scores and write the time-to-detect report to ``out``."""
-    import csv
-
-    from cursorprint.model.evaluation.time_to_detect import (
-        Attempt,
-        plot_time_to_detect,
-        time_to_detect_report,
-    )
-    from cursorprint.model.nets.modeldir import read_info
-
-    url = ingest or f"http://{settings.ingest.host}:{settings.ingest.port}"
-    n_genuine = sum(s.user == o for s, o in zip(sessions, owners, strict=True))
-    print(f"replaying {len(sessions)} attempts ({n_genuine} genuine, "
-          f"{len(sessions) - n_genuine} impostor) to {url}", flush=True)
-    played = play_sessions(settings, sessions, ingest_url=url, site=site, speed=speed,
-                           timeout_s=timeout_s, all_parts=True)
-    if played.rejected or played.missing:
-        raise PlaybackError(f"ingest rejected {played.rejected}; {len(played.missing)} of "
-                            f"{len(sessions)} sessions got no final score within {timeout_s} s")
-    version = read_info(model_dir).version
-    seen = {p["model_version"] for ps in played.parts.values() for p in ps}
-    if seen != {version}:
-        raise PlaybackError(f"the running scorer scored with model {sorted(seen)}, not --model "
-                            f"{model_dir} ({version}): start it with CURSORPRINT_MODEL_DIR="
-                            f"{model_dir}")
-    with open(out / "parts.jsonl", "w") as fh:      # the raw scored parts, for re-analysis
-        for s, owner in zip(sessions, owners, strict=True):
-            fh.write(json.dumps({"session": s.name, "owner": owner, "claimed": s.user,
-                                 "start_ms": played.start_ms, "parts": played.parts[s.sid],
-                                 "window_ends": played.window_ends.get(s.sid, {})}) + "\n")
-    attempts = [Attempt(s.name, owner, s.user, running_points(
-        s.traj, played.parts[s.sid], played.window_ends.get(s.sid, {}), played.start_ms))
-        for s, owner in zip(sessions, owners, strict=True)]
-    gaps = [b.seconds - a.seconds for at in attempts
-            for a, b in itertools.pairwise(at.points) if b.part != "final"]
-    firsts = [at.points[0].seconds for at in attempts if at.points[0].part != "final"]
-    report: dict[str, Any] = {
-        **about, "model_dir": str(model_dir), "model_version": version, "speed": speed,
-        **time_to_detect_report(attempts),
-        "cadence": {
-            "median_windows_per_session": float(np.median(
-                [sum(p.part != "final" for p in a.points) for a in attempts])),
-            "median_session_seconds": round(float(np.median(
-                [a.points[-1].seconds for a in attempts])), 2),
-            "first_window_seconds": {"median": round(float(np.median(firsts)), 2)}
-            if firsts else None,
-            "seconds_between_windows": {
-                q: round(float(np.quantile(gaps, v)), 2)
-                for q, v in (("p10", 0.1), ("median", 0.5), ("p90", 0.9))} if gaps else None},
-        "playback": played.summary(),
-    }
-    with open(out / "attempts.csv", "w", newline="") as fh:
-        wr = csv.writer(fh)
-        wr.writerow(["session", "owner", "claimed", "part", "seconds", "running_logit"])
-        wr.writerows([a.session, a.owner, a.claimed, p.part, f"{p.seconds:.3f}",
-                      f"{p.logit:.4f}"] for a in attempts for p in a.points)
-    plot_time_to_detect(attempts, report, out / "time_to_detect.png", title)
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    return report
-
-
-def replay_sapimouse(data: Path, out: Path, *, model_dir: Path | None = None,
-                     users: int | None = None, impostors: int = 3, ingest: str | None = None,
-                     site: str = "demo", speed: float = 0.0, timeout_s: float = 900.0,
-                     seed: int = 0) -> dict[str, Any]:
-    """Play SapiMouse 1-minute sessions of the test users (73-120) through the running
-    pipeline as genuine (claimed user = owner) and ``impostors`` impostor attempts each
-    (claimed user = another test user), and write the time to detect to ``out``
-    (``report.json``, ``attempts.csv``, ``time_to_detect.png``)."""
-    from cursorprint.model.evaluation.protocol import user_number
-    from cursorprint.stream.stores.heads import HeadStore
-
-    settings = load_settings(sections=("kafka", "ingest", "scorer", "redis"))
-    model_dir = _model_dir(settings, model_dir)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    split, heads = _sapimouse_heads(model_dir, Path(data), out)
-    store = HeadStore(settings.redis.url)
-    for user, head in heads.items():
-        store.put(user_key(site, user, settings.ingest.pseudonym_secret), head,
-                  {"source": f"replay sapimouse, model dir {model_dir}"})
-    tested = sorted(split.test, key=user_number)[:users]
-    if len(tested) < 2:
-        raise PlaybackError(f"--users {users}: impostor attempts need at least 2 test users")
-    rng = np.random.default_rng(seed)
-    plan: list[tuple[str, str]] = []                      # (owner, claimed)
-    for owner in tested:
-        others = [u for u in tested if u != owner]
-        claims = rng.choice(len(others), size=min(impostors, len(others)), replace=False)
-        plan += [(owner, owner)] + [(owner, others[i]) for i in sorted(claims)]
-    sessions = [PlaybackSession(f"{split.test[owner].meta['session']} as {claimed}", claimed,
-                                split.test[owner]) for owner, claimed in plan]
-    return _replay_attempts(
-        settings, sessions, [o for o, _ in plan], model_dir, out, ingest=ingest, site=site,
-        speed=speed, timeout_s=timeout_s,
-        title=f"SapiMouse replay, live path ({len(tested)} owners, "
-              f"{len(plan) - len(tested)} impostor attempts)",
-        about={"data": "SapiMouse users 73-120, 1-minute sessions; heads on the 3-minute "
-                       "sessions", "users": len(tested), "impostor_claims_per_user": impostors,
-               "seed": seed})
-
-
-def replay_balabit(data: Path, labels: Path, out: Path, *, model_dir: Path | None = None,
-                   limit: int | None = None, ingest: str | None = None, site: str = "demo",
-                   speed: float = 0.0, timeout_s: float = 1800.0) -> dict[str, Any]:
-    """Play labelled Balabit test sessions under their account (label 0: the owner, genuine;
-    label 1: someone else, impostor) with the model's own user heads in the head store, and
-    write the time to detect to ``out``."""
-    settings = load_settings(sections=("kafka", "ingest", "scorer", "redis"))
-    model_dir = _model_dir(settings, model_dir)
-    if not labels.is_file():
-        raise PlaybackError(f"--labels {labels}: no such file")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    sessions = load_balabit_sessions(data, labels, limit)
-    if not {s.label for s in sessions} >= {0, 1}:
-        raise PlaybackError(f"--limit {limit}: the sessions need both labels")
-    n_heads = publish_model_heads(settings, model_dir, site)
-    # the recorder of an illegal session is unknown: "other" (never the claimed user)
-    owners = [s.user if s.label == 0 else f"not {s.user}" for s in sessions]
-    return _replay_attempts(
-        settings, sessions, owners, model_dir, out, ingest=ingest, site=site, speed=speed,
-        timeout_s=timeout_s,
-        title=f"Balabit replay, live path ({len(sessions)} labelled test sessions)",
-        about={"data": f"Balabit test_files labelled in {labels.name}", "heads": n_heads,
-               "sessions": len(sessions)})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from cursorprint.stream.decide.credentials import SitePolicy
@@ -13,6 +15,7 @@ from cursorprint.stream.decide.policy import (
     CODE_SESSION_UNKNOWN,
     CODE_STEP_UP,
     CODE_SUSPICIOUS,
+    combined_logit,
     counted_parts,
     decide,
 )
@@ -109,6 +112,15 @@ def test_scores_combine_in_logit_space_weighted_by_windows() -> None:
     assert d.score == pytest.approx(0.5)
     d = decide(state(part(0.0, part=0, windows=3), part(1.0, part=1, windows=1)), POLICY, 0)
     assert 0 < d.score < 0.5                       # exact 0 and 1 do not break the mean
+
+
+def test_combined_logit_is_the_window_weighted_mean_logit() -> None:
+    z = combined_logit([part(0.9, part=0, windows=3), part(0.5, part=1, windows=1)])
+    assert z == pytest.approx(3 * math.log(9.0) / 4)
+    assert combined_logit([part(1.0)]) == pytest.approx(math.log((1 - 1e-6) / 1e-6))
+    assert combined_logit([part(1.0)], eps=1e-15) > 30.0    # a smaller eps: near-1 scores rank
+    with pytest.raises(ValueError, match="no parts"):
+        combined_logit([])
 
 
 def test_policy_must_be_ordered() -> None:
