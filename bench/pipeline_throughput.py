@@ -307,6 +307,7 @@ class Saturation:
     lat: list[float]
     cpu_s: dict[str, float]       # CPU seconds each role used during the pipeline run
     scorer: dict[str, float]      # what the scorers did in it (Workers.scorer_work)
+    bare_cpu_s: dict[str, float]  # CPU seconds each process used during the bare run
 
     def lines(self) -> list[str]:
         w, n = self.work, len(self.work.per_session)
@@ -323,7 +324,8 @@ class Saturation:
             f"  close->score at saturation: p50 {q[0]:.3f} s, p99 {q[1]:.3f} s",
             *(f"  {role} CPU: {1e6 * cpu / w.events:.1f} ms per 1000 events, "
               f"{1e3 * cpu / w.batches:.2f} ms per batch ({100 * cpu / self.pipe_s:.0f} % of "
-              f"one core; at 100 %: {w.events / cpu:,.0f} events/s)"
+              f"one core; at 100 %: {w.events / cpu:,.0f} events/s; in the bare run "
+              f"{1e6 * self.bare_cpu_s.get(role, 0.0) / w.events:.1f} ms per 1000 events)"
               for role, cpu in sorted(self.cpu_s.items())),
             *self.scorer_lines()]
 
@@ -345,16 +347,19 @@ def saturate(settings: Settings, workers: Workers, work: Workload,
              spy: Callable[[], Any] | None = None) -> Saturation:
     """The bare broker, then the pipeline, on the same messages (``spy`` profiles the latter;
     it returns a function that stops the profiler)."""
+    cpu_b = workers.cpu_s()
     bare_s = asyncio.run(bare(settings, work))
+    cpu0 = workers.cpu_s()
     stop = spy() if spy is not None else None
-    cpu0, work0 = workers.cpu_s(), workers.scorer_work()
+    work0 = workers.scorer_work()
     pipe_s, lat, _ = asyncio.run(through_pipeline(settings, work))
     cpu1, work1 = workers.cpu_s(), workers.scorer_work()
     if stop is not None:
         stop()
     return Saturation(work, bare_s, pipe_s, lat,
                       {role: cpu1[role] - cpu0.get(role, 0.0) for role in cpu1},
-                      {k: v - work0.get(k, 0.0) for k, v in work1.items()})
+                      {k: v - work0.get(k, 0.0) for k, v in work1.items()},
+                      {role: cpu0[role] - cpu_b.get(role, 0.0) for role in cpu0})
 
 
 def baseline_tree(commit: str, into: Path) -> Path:
