@@ -12,7 +12,6 @@ decision never guesses from missing data: it says ``not_enough_data``).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,7 +30,7 @@ from cursorprint.stream.stores.live_scores import (
     split_session_id,
 )
 
-__all__ = ["LiveScoreWriter", "SendTrusted", "SourceRecord", "movement_seconds", "sources_of", "BACKOFF_S",
+__all__ = ["LiveScoreWriter", "SendTrusted", "SourceRecord", "movement_seconds", "BACKOFF_S",
            "MOVE_GAP_S"]
 
 log = logging.getLogger(__name__)
@@ -56,21 +55,6 @@ class SourceRecord:
     raw: bytes
     seconds: float
     src: tuple[int, int] | None       # (partition, offset) on `sessions`
-
-
-def sources_of(raws: Sequence[bytes], srcs: Sequence[tuple[int, int] | None]
-               ) -> dict[tuple[str, str], SourceRecord]:
-    """``(session_id, str(part)) -> SourceRecord`` of the decodable records (run off the
-    event loop: it decodes every record again)."""
-    out: dict[tuple[str, str], SourceRecord] = {}
-    for raw, src in zip(raws, srcs, strict=True):
-        try:
-            obj = json.loads(raw)
-            key = (str(obj["session_id"]), str(obj["part"]))
-            out[key] = SourceRecord(raw, movement_seconds(obj["t"]), src)
-        except (ValueError, KeyError, TypeError):
-            continue
-    return out
 
 
 def live_part(s: ScoreRecord, source: SourceRecord | None) -> LivePart:

@@ -25,7 +25,6 @@ in-process test passes ``live=`` a double, or nothing (no live scores).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -34,7 +33,7 @@ import faust
 from faust.types import AgentT
 
 from cursorprint.stream import metrics as m
-from cursorprint.stream.decide.live import LiveScoreWriter, sources_of
+from cursorprint.stream.decide.live import LiveScoreWriter, SourceRecord
 from cursorprint.stream.records import topics
 from cursorprint.stream.records.dead_letter import DeadLetter, SendDeadLetter
 from cursorprint.stream.records.reasons import REASON_REPLAY_UNCHECKED
@@ -136,7 +135,8 @@ def add_scorer(app: faust.App, settings: Settings, runtime: ModelRuntime,
         scored = [s for s in res.scores if s.score is not None]
         if writer is None or not scored:
             return
-        sources = await asyncio.to_thread(sources_of, raws, srcs)
+        sources = {key: SourceRecord(raws[i], seconds, srcs[i])
+                   for i, (key, seconds) in res.parts.items()}
         await writer.write(scored, sources, send_trusted)
 
     async def publish(res: BatchResult) -> None:
