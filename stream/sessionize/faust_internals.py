@@ -56,7 +56,8 @@ async def write_table(table: Any, writes: Mapping[str, Any], partition: int) -> 
             payload = None
         else:
             data[key] = value
-            payload = _encode(value)
+            # bytes are a value already encoded as the changelog carries it (a stored batch)
+            payload = value if isinstance(value, bytes) else _encode(value)
         await producer.send(topic, _encode(key), payload, partition=partition,
                             timestamp=None, headers=None)
 

@@ -58,6 +58,7 @@ from cursorprint.stream.sessionize.state import (
     HEADER_PREFIX,
     ClosedSession,
     SessionHeader,
+    batch_columns,
     batch_events,
     batch_key,
     batch_movement_s,
@@ -250,7 +251,7 @@ class Sessionizer:
     def _events(self, sid: str, seqs: list[int], out: Outcome
                 ) -> tuple[float, dict[str, np.ndarray]]:
         """Events of ``seqs`` in order; times in ms from the first batch's start."""
-        return batch_events([b for s in seqs
+        return batch_events([batch_columns(b) for s in seqs
                              if (b := self._read(batch_key(sid, s), out)) is not None])
 
     @staticmethod
@@ -267,17 +268,17 @@ class Sessionizer:
     def _window(self, sid: str, head: SessionHeader, size: int, now_ms: float, out: Outcome
                 ) -> SessionRecord:
         """The last ``size`` in-order events, as rolling window ``head.windows``."""
-        tail: list[int] = []
+        tail: list[dict[str, Any]] = []
         events = 0
         for seq in reversed(head.contiguous_seqs()):       # newest in-order batches first
-            batch = self._read(batch_key(sid, seq), out)
-            if batch is None:
+            stored = self._read(batch_key(sid, seq), out)
+            if stored is None:
                 continue
-            tail.append(seq)
-            events += batch_size(batch)
+            tail.append(batch_columns(stored))
+            events += batch_size(tail[-1])
             if events >= size:
                 break
-        t0, cols = self._events(sid, tail[::-1], out)
+        t0, cols = batch_events(tail[::-1])
         cols = {c: v[-size:] for c, v in cols.items()}
         return self._record(sid, head, t0, cols, head.windows, "window", now_ms)
 

@@ -6,17 +6,22 @@ One store (a Faust table with a JSON changelog, or a plain dict in tests) holds 
   :class:`SessionHeader` while it is open, a :class:`ClosedSession` tombstone after it closed
   (kept ``closed_ttl_s`` so late duplicates are recognised).
 * ``b:<sid>:<seq>`` — the events of one accepted batch (:func:`encode_batch`): its start time
-  and its event columns as the wire carries them. Measured on Balabit batches (integer
-  coordinates, ~7 events a batch), these JSON lists are smaller in memory and on the changelog,
-  and cheaper to write, than packed float64 rows; a session's events are assembled with one
-  numpy conversion per column over all its batches (:func:`batch_events`).
+  and its event columns as the wire carries them, as JSON **bytes**: the very bytes of its
+  changelog record, kept as they are in memory too (read back with :func:`batch_columns`). Held
+  as Python lists of floats the same events took about six times the memory (each number a
+  24-byte object plus its list slot); batches are only read when a window or the session goes
+  out, so decoding them then costs less than holding them decoded. Batches recovered from the
+  changelog come back decoded (the table's JSON schema) and are read the same way. A session's
+  events are assembled with one numpy conversion per column over all its batches
+  (:func:`batch_events`).
 
 Each batch is stored once under its own key, so changelog traffic grows with the events, not with
 the square of a session's length; the header stays small however long the session is (given-up
 gaps are ranges, not one entry per batch).
 
 The store holds the JSON form (what the changelog carries and what recovery reads back); the
-logic reads and writes only the typed objects, through :func:`decode_header` and ``to_json``.
+logic reads and writes only the typed objects, through :func:`decode_header` and ``to_json``
+for headers, :func:`encode_batch` and :func:`batch_columns` for batches.
 The JSON keys are short and stable: state written by an earlier release is read back as is (a
 header without ``pt``, the pointer type, is a mouse session's: the only kind there was; one
 without ``since_win_s``, the movement seconds since the last rolling window, has none counted
@@ -38,6 +43,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate, chain
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from cursorprint.model.evaluation.protocol import ACTIVE_GAP_S
@@ -47,11 +53,16 @@ from cursorprint.stream.records.wire import PointerBatchRecord
 
 __all__ = ["SessionHeader", "ClosedSession", "decode_header", "encode_batch", "header_key",
            "batch_key", "segment_sid", "batch_events", "batch_size", "batch_movement_s",
-           "HEADER_PREFIX", "BATCH_PREFIX"]
+           "batch_columns", "StoredBatch", "HEADER_PREFIX", "BATCH_PREFIX"]
 
 HEADER_PREFIX = "h:"
 BATCH_PREFIX = "b:"
 _GAP_CAP_MS = ACTIVE_GAP_S * 1000.0     # wire gaps are in ms
+_to_json = msgspec.json.Encoder().encode
+_from_json = msgspec.json.Decoder(dict[str, Any]).decode
+
+# a stored batch: JSON bytes as written, or the decoded object after changelog recovery
+StoredBatch = bytes | dict[str, Any]
 
 
 def batch_movement_s(dt_ms: Sequence[float], first_of_segment: bool = False) -> float:
@@ -246,19 +257,26 @@ def decode_header(obj: dict[str, Any] | None) -> SessionHeader | ClosedSession |
     return ClosedSession.from_json(obj) if obj.get("closed") else SessionHeader.from_json(obj)
 
 
-def encode_batch(rec: PointerBatchRecord) -> dict[str, Any]:
-    """The stored form of one batch: its start time and its event columns."""
-    return {"t0": rec.t0, **rec.ev}
+def encode_batch(rec: PointerBatchRecord) -> bytes:
+    """The stored form of one batch: its start time and its event columns, as JSON bytes
+    (kept in memory as they are, and sent as they are on the changelog)."""
+    return _to_json({"t0": rec.t0, **rec.ev})
+
+
+def batch_columns(stored: StoredBatch) -> dict[str, Any]:
+    """A stored batch as an object: ``t0`` and the event columns ``dt``, ``x``, ``y``, ``k``,
+    ``b`` (lists)."""
+    return _from_json(stored) if isinstance(stored, bytes) else stored
 
 
 def batch_size(stored: dict[str, Any]) -> int:
-    """Events in a stored batch."""
+    """Events in a stored batch, from its :func:`batch_columns`."""
     return len(stored["dt"])
 
 
 def batch_events(batches: Sequence[dict[str, Any]]) -> tuple[float, dict[str, np.ndarray]]:
-    """The events of stored ``batches`` in order: the first batch's start time (epoch ms) and
-    columns ``t`` (ms from it, never decreasing), ``x``, ``y``, ``k``, ``b``.
+    """The events of ``batches`` (their :func:`batch_columns`) in order: the first batch's start
+    time (epoch ms) and columns ``t`` (ms from it, never decreasing), ``x``, ``y``, ``k``, ``b``.
 
     One conversion per column, no numpy call per batch. Times within a batch are summed in
     order (``accumulate``: the same IEEE additions as a per-batch ``numpy.cumsum``), so a

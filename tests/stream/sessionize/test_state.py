@@ -10,6 +10,7 @@ import numpy as np
 from cursorprint.stream.sessionize.state import (
     ClosedSession,
     SessionHeader,
+    batch_columns,
     batch_events,
     batch_movement_s,
     batch_size,
@@ -48,7 +49,10 @@ def test_batch_events_equal_the_per_batch_computation_bit_for_bit() -> None:
     empty = replace(batch(1), final=True, ev={c: [] for c in ("dt", "x", "y", "k", "b")})
     odd = replace(batch(2, n=3), ev={**batch(2, n=3).ev, "dt": [0.1, 0.2, 0.30000000000000004]})
     recs = [batch(0, n=4), empty, odd]
-    stored = [json.loads(json.dumps(encode_batch(r))) for r in recs]
+    written = [encode_batch(r) for r in recs]          # JSON bytes, in memory and changelog
+    recovered = [json.loads(w) for w in written]        # what changelog recovery gives back
+    assert [batch_columns(w) for w in written] == recovered
+    stored = [batch_columns(b) for b in (written[0], recovered[1], written[2])]
     assert [batch_size(b) for b in stored] == [4, 0, 3]
     t0, cols = batch_events(stored)
     assert t0 == recs[0].t0
