@@ -6,9 +6,10 @@ Key = pseudonymous user key, value = UTF-8 JSON with columnar events (times in s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from cursorprint.model.data.datasets import DatasetError, trajectory_from_session_record
 from cursorprint.model.data.trajectory import Trajectory
@@ -69,7 +70,9 @@ class SessionRecord:
                 "k": self.k, "b": self.b, "pointer": self.pointer}
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+        # msgspec writes compact JSON that reads back to the same values as json.dumps's,
+        # several times faster (a record carries every event of a window or session)
+        return _to_json(self.to_dict())
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> SessionRecord:
@@ -81,8 +84,8 @@ class SessionRecord:
         """:meth:`from_bytes` and the record's events as a :class:`Trajectory` (decoding builds
         it to check the columns; the scorer needs it, so it is not built twice)."""
         try:
-            obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            obj = _from_json(raw)
+        except msgspec.DecodeError as exc:
             raise SessionRecordError(f"sessions record is not UTF-8 JSON: {exc}") from None
         if not isinstance(obj, dict):
             raise SessionRecordError("sessions record must be a JSON object")
@@ -129,6 +132,10 @@ class SessionRecord:
     def to_trajectory(self) -> Trajectory:
         """The events as a :class:`Trajectory` (the same reader offline tools use)."""
         return _trajectory(self.to_dict())
+
+
+_to_json = msgspec.json.Encoder().encode
+_from_json = msgspec.json.Decoder().decode
 
 
 def _trajectory(obj: dict[str, Any]) -> Trajectory:
