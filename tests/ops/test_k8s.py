@@ -16,7 +16,15 @@ import pytest
 import yaml
 
 from cursorprint.stream.decide.credentials import hash_key
-from cursorprint.stream.records.topics import ALL_TOPICS, FRAUD_ALERTS, POINTER_BATCHES, SESSIONS
+from cursorprint.stream.records.topics import (
+    ALL_TOPICS,
+    FRAUD_ALERTS,
+    POINTER_BATCHES,
+    SESSIONS,
+    TICKS_RETENTION_MS,
+    app_id,
+    ticks_topic,
+)
 from cursorprint.stream.settings import ROLE_SECTIONS, load_settings
 from tests.support.k8s import OVERLAYS, REPO, build, crd_documents, crd_schemas, validate
 
@@ -138,12 +146,15 @@ def test_crd_schemas_are_the_upstream_crds() -> None:
 def test_topics_match_stream_topics_and_settings(overlay: str) -> None:
     docs = build(overlay)
     topics = {d["spec"]["topicName"]: d["spec"] for d in kinds(docs, "KafkaTopic")}
-    assert set(topics) == set(ALL_TOPICS)
+    # the deployed sessionizer's tick topic is declared too (co-partitioned, short retention)
+    ticks = ticks_topic(app_id("sessionizer"))
+    assert set(topics) == {*ALL_TOPICS, ticks}
     env = prefixed(docs, "ConfigMap", "cursorprint-settings")["data"]
     settings = load_settings(environ=env)
-    for spec in topics.values():
+    for name, spec in topics.items():
         assert spec["partitions"] == settings.topics.partitions
-        assert int(spec["config"]["retention.ms"]) == settings.topics.retention_hours * 3600_000
+        retention = TICKS_RETENTION_MS if name == ticks else settings.topics.retention_hours * 3600_000
+        assert int(spec["config"]["retention.ms"]) == retention
     for scaled in kinds(docs, "ScaledObject"):
         assert scaled["spec"]["maxReplicaCount"] <= settings.topics.partitions
     pool = named(docs, "KafkaNodePool", "combined")
