@@ -66,7 +66,7 @@ from cursorprint.stream.devtools.processes import (
     wait_gone,
 )
 from cursorprint.stream.devtools.readiness import NotReady, wait_ready
-from cursorprint.stream.devtools.stack import Stack
+from cursorprint.stream.devtools.stack import Stack, private_settings
 from cursorprint.stream.ingest.identity import mint_token
 from cursorprint.stream.records import topics
 from cursorprint.stream.records.events import BUTTON_KINDS
@@ -499,12 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.soak import soak_model
     model = soak_model(args.model)
     with tempfile.TemporaryDirectory(prefix="cp-chaos-") as tmp:
-        kport, rport = free_port(), free_port()
-        settings = load_settings(environ={}, home=Path(tmp),
-                                 kafka_jars=REPO / ".cursorprint" / "kafka-jars",
-                                 kafka_port=kport, kafka_controller_port=free_port(),
-                                 kafka_bootstrap=f"127.0.0.1:{kport}", redis_port=rport,
-                                 redis_url=f"redis://127.0.0.1:{rport}/0", topic_partitions=2)
+        settings = private_settings(Path(tmp), REPO / ".cursorprint" / "kafka-jars")
         stack = Stack(settings)
         print("starting a private stack ...", flush=True)
         stack.up()

@@ -36,21 +36,13 @@ import numpy as np
 from cursorprint.model.data.synthetic import random_style, synth_session
 from cursorprint.stream.devtools.playback import PlaybackSession, play_sessions
 from cursorprint.stream.devtools.readiness import wait_ready
-from cursorprint.stream.devtools.stack import Stack, free_port
-from cursorprint.stream.settings import Settings, load_settings
+from cursorprint.stream.devtools.stack import Stack, free_port, private_settings
+from cursorprint.stream.settings import load_settings
 from cursorprint.stream.stores.keys import live_key
 from cursorprint.stream.stores.live_scores import session_digest
 
 REPO = Path(__file__).resolve().parent.parent
 API_KEY = "bench-decide-key-0123456789"
-
-
-def private_settings(home: Path) -> Settings:
-    kafka, redis_port = free_port(), free_port()
-    return load_settings(environ={}, home=home, kafka_jars=REPO / ".cursorprint" / "kafka-jars",
-                         kafka_port=kafka, kafka_controller_port=free_port(),
-                         kafka_bootstrap=f"127.0.0.1:{kafka}", redis_port=redis_port,
-                         redis_url=f"redis://127.0.0.1:{redis_port}/0", topic_partitions=2)
 
 
 def tiny_model(out: Path) -> Path:
@@ -117,7 +109,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="cp-decide-bench-") as tmp:
         home = Path(tmp)
-        st = private_settings(home / "stack")
+        st = private_settings(home / "stack", REPO / ".cursorprint" / "kafka-jars")
         stack = Stack(st)
         stack.up()
         procs: list[subprocess.Popen[bytes]] = []

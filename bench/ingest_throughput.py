@@ -21,7 +21,7 @@ from pathlib import Path
 
 import aiohttp
 
-from cursorprint.stream.devtools.stack import Stack, free_port
+from cursorprint.stream.devtools.stack import Stack, free_port, private_settings
 from cursorprint.stream.ingest.identity import mint_token, user_key
 from cursorprint.stream.records.topics import POINTER_BATCHES
 from cursorprint.stream.records.wire import PointerBatchRecord, parse_wire_batch
@@ -118,12 +118,8 @@ def main() -> int:
     if env_stack:
         settings = load_settings()
     else:
-        kport = free_port()
-        settings = load_settings(environ={}, home=Path(tmp.name),
-                                 kafka_jars=REPO / ".cursorprint" / "kafka-jars",
-                                 kafka_port=kport, kafka_controller_port=free_port(),
-                                 kafka_bootstrap=f"127.0.0.1:{kport}", redis_port=free_port(),
-                                 topic_partitions=4)
+        settings = private_settings(Path(tmp.name), REPO / ".cursorprint" / "kafka-jars",
+                                    partitions=4)
         stack = Stack(settings)
         print("starting a private stack ...", flush=True)
         stack.up()

@@ -63,7 +63,7 @@ from cursorprint.model.data.datasets import read_sapimouse_session
 from cursorprint.model.data.trajectory import Trajectory
 from cursorprint.stream.devtools.playback import load_balabit_sessions, to_batches
 from cursorprint.stream.devtools.readiness import wait_ready
-from cursorprint.stream.devtools.stack import Stack, free_port
+from cursorprint.stream.devtools.stack import Stack, free_port, private_settings
 from cursorprint.stream.ingest.identity import user_key
 from cursorprint.stream.records.topics import POINTER_BATCHES, SESSION_SCORES
 from cursorprint.stream.records.wire import PointerBatchRecord, parse_wire_batch
@@ -453,12 +453,8 @@ def main() -> int:
     if "CURSORPRINT_KAFKA_BOOTSTRAP" in os.environ:
         settings = load_settings()
     else:
-        kport, rport = free_port(), free_port()
-        settings = load_settings(environ={}, home=Path(tmp.name),
-                                 kafka_jars=REPO / ".cursorprint" / "kafka-jars",
-                                 kafka_port=kport, kafka_controller_port=free_port(),
-                                 kafka_bootstrap=f"127.0.0.1:{kport}", redis_port=rport,
-                                 redis_url=f"redis://127.0.0.1:{rport}/0", topic_partitions=4)
+        settings = private_settings(Path(tmp.name), REPO / ".cursorprint" / "kafka-jars",
+                                    partitions=4)
         stack = Stack(settings)
         print("starting a private stack ...", flush=True)
         stack.up()

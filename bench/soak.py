@@ -55,9 +55,8 @@ import numpy as np
 
 from cursorprint.model.data.synthetic import random_style, synth_session
 from cursorprint.stream.devtools.playback import publish_model_heads, to_batches
-from cursorprint.stream.devtools.stack import KAFKA_HEAP_DEFAULT, Stack, free_port
+from cursorprint.stream.devtools.stack import KAFKA_HEAP_DEFAULT, Stack, free_port, private_settings
 from cursorprint.stream.ingest.identity import mint_token
-from cursorprint.stream.settings import load_settings
 
 __all__ = ["main", "error_counters", "SoakSample"]
 
@@ -281,13 +280,8 @@ def main() -> int:
     model = soak_model(args.model)
 
     tmp = tempfile.TemporaryDirectory(prefix="cp-soak-")
-    kport, rport = free_port(), free_port()
-    settings = load_settings(environ={}, home=Path(tmp.name),
-                             kafka_jars=REPO / ".cursorprint" / "kafka-jars", kafka_port=kport,
-                             kafka_controller_port=free_port(),
-                             kafka_bootstrap=f"127.0.0.1:{kport}", redis_port=rport,
-                             redis_url=f"redis://127.0.0.1:{rport}/0", topic_partitions=4,
-                             sites=f"{SITE}={SECRET}={ORIGIN}")
+    settings = private_settings(Path(tmp.name), REPO / ".cursorprint" / "kafka-jars",
+                                partitions=4, sites=f"{SITE}={SECRET}={ORIGIN}")
     if args.kafka_heap is not None:
         os.environ["KAFKA_HEAP_OPTS"] = args.kafka_heap      # read by Stack.start_kafka
     stack = Stack(settings)

@@ -21,6 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cursorprint.stream.devtools.processes import (
     alive,
@@ -39,9 +40,9 @@ from cursorprint.stream.records.topics import (
     ticks_topic,
     topic_specs,
 )
-from cursorprint.stream.settings import Settings
+from cursorprint.stream.settings import Settings, load_settings
 
-__all__ = ["Stack", "StackError", "ServiceStatus", "free_port"]
+__all__ = ["Stack", "StackError", "ServiceStatus", "free_port", "private_settings"]
 
 log = logging.getLogger(__name__)
 POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
@@ -351,3 +352,16 @@ def _kafka_cluster_id() -> str:
         cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not cid.startswith("-"):
             return cid
+
+
+def private_settings(home: Path, kafka_jars: Path, partitions: int = 2,
+                     **overrides: Any) -> Settings:
+    """Settings of a stack of one's own, for tests and benchmarks: free ports, ``home`` for its
+    data, the Kafka jars of ``kafka_jars`` (a shared cache), no environment variables read;
+    ``overrides`` as :func:`~cursorprint.stream.settings.load_settings` takes them."""
+    kafka_port, redis_port = free_port(), free_port()
+    return load_settings(environ={}, home=home, kafka_jars=kafka_jars, kafka_port=kafka_port,
+                         kafka_controller_port=free_port(),
+                         kafka_bootstrap=f"127.0.0.1:{kafka_port}", redis_port=redis_port,
+                         redis_url=f"redis://127.0.0.1:{redis_port}/0",
+                         topic_partitions=partitions, **overrides)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cursorprint.stream.devtools.stack import Stack, free_port
-from cursorprint.stream.settings import Settings, load_settings
+from cursorprint.stream.devtools.stack import Stack
+from cursorprint.stream.devtools.stack import private_settings as stack_settings
+from cursorprint.stream.settings import Settings
 from tests.support.paths import REPO
 
 __all__ = ["private_settings", "PrivateRedis"]
@@ -13,19 +14,7 @@ __all__ = ["private_settings", "PrivateRedis"]
 
 def private_settings(home: Path) -> Settings:
     """Settings of a private stack: free ports, its own home, the shared jar cache."""
-    kafka_port = free_port()
-    redis_port = free_port()
-    return load_settings(
-        environ={},
-        home=home,
-        kafka_jars=REPO / ".cursorprint" / "kafka-jars",
-        kafka_port=kafka_port,
-        kafka_controller_port=free_port(),
-        kafka_bootstrap=f"127.0.0.1:{kafka_port}",
-        redis_port=redis_port,
-        redis_url=f"redis://127.0.0.1:{redis_port}/0",
-        topic_partitions=2,
-    )
+    return stack_settings(home, REPO / ".cursorprint" / "kafka-jars", partitions=2)
 
 
 class PrivateRedis:
