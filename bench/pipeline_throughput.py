@@ -182,7 +182,8 @@ async def consume_until(settings: Settings, topic: str, take: Callable[[Any], bo
 
 
 async def bare(settings: Settings, work: Workload) -> float:
-    """Seconds to produce and consume ``work`` on a fresh topic (no agents)."""
+    """Seconds to produce and consume ``work`` on a fresh topic (no agents), timed as the
+    pipeline run is: from the first send, with the reading consumer already started."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     topic = f"bench-bare-{uuid.uuid4().hex[:8]}"
@@ -195,8 +196,9 @@ async def bare(settings: Settings, work: Workload) -> float:
     def take(_: Any) -> bool:
         left[0] -= 1
         return left[0] <= 0
-    t0 = time.perf_counter()
     consumer = asyncio.create_task(consume_until(settings, topic, take, start_at_end=False))
+    await asyncio.sleep(3.0)        # the consumer has joined and fetches, as in through_pipeline
+    t0 = time.perf_counter()
     await produce(settings, topic, work.per_session)
     await consumer
     return time.perf_counter() - t0
