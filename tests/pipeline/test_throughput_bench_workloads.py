@@ -11,7 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.pipeline_throughput import Workload, baseline_tree, records, sapimouse_sessions
+from bench.pipeline_throughput import (
+    Workload,
+    baseline_tree,
+    interleave,
+    records,
+    sapimouse_sessions,
+)
 from cursorprint.stream.devtools.playback import load_balabit_sessions
 from cursorprint.stream.records.wire import PointerBatchRecord
 from cursorprint.stream.settings import load_settings
@@ -42,6 +48,15 @@ def test_sapimouse_rate_workload_is_cut_like_the_collector(sapimouse_dir: Path,
                                  load_balabit_sessions(balabit_dir, None, 2)], "Balabit", "t2")
     _check(balabit)
     assert per_batch > 2 * balabit.events / balabit.batches
+
+
+def test_paced_runs_interleave_sessions_in_order_and_start_the_next_when_one_ends() -> None:
+    sessions = [[(b"a", b"a0"), (b"a", b"a1"), (b"a", b"a2")], [(b"b", b"b0")],
+                [(b"c", b"c0"), (b"c", b"c1")]]
+    assert interleave(sessions, 2) == [[(b"a", b"a0"), (b"b", b"b0"), (b"a", b"a1"),
+                                        (b"c", b"c0"), (b"a", b"a2"), (b"c", b"c1")]]
+    assert interleave(sessions, 1) == [[m for msgs in sessions for m in msgs]]
+    assert sessions[0] == [(b"a", b"a0"), (b"a", b"a1"), (b"a", b"a2")]     # not consumed
 
 
 def test_baseline_tree_puts_the_commits_code_first_on_the_path(tmp_path: Path) -> None:
