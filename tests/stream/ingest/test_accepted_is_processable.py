@@ -152,9 +152,14 @@ def draw_examples(n: int, derandomize: bool = False) -> list[dict[str, Any]]:
     return drawn
 
 
-def _strict_utf8_json(value: Any) -> bytes:
-    """What a changelog or topic holds: JSON text that must encode as UTF-8 (no surrogates)."""
-    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+def _strict_utf8_json(writes: dict[str, Any]) -> None:
+    """What a changelog holds: JSON text that must encode as UTF-8 (no surrogates). A stored
+    batch is that text already (bytes); other values are encoded on the way."""
+    for value in writes.values():
+        if isinstance(value, bytes):
+            json.loads(value.decode("utf-8"))
+        else:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
 def check_downstream(raw: bytes) -> None:
