@@ -30,8 +30,8 @@ from cursorprint.stream.stores.live_scores import (
     split_session_id,
 )
 
-__all__ = ["LiveScoreWriter", "SendTrusted", "SourceRecord", "movement_seconds", "BACKOFF_S",
-           "MOVE_GAP_S"]
+__all__ = ["LiveScoreWriter", "SendTrusted", "SourceRecord", "SourceKey", "source_key",
+           "movement_seconds", "BACKOFF_S", "MOVE_GAP_S"]
 
 log = logging.getLogger(__name__)
 BACKOFF_S = 5.0        # skip live writes this long after a Redis failure
@@ -55,6 +55,15 @@ class SourceRecord:
     raw: bytes
     seconds: float
     src: tuple[int, int] | None       # (partition, offset) on `sessions`
+
+
+SourceKey = tuple[str, str]
+
+
+def source_key(session_id: str, part: str | int) -> SourceKey:
+    """How :meth:`LiveScoreWriter.write` finds the ``sessions`` record of a score: its session
+    id and part (``"final"`` or a window index, as text)."""
+    return session_id, str(part)
 
 
 def live_part(s: ScoreRecord, source: SourceRecord | None) -> LivePart:
@@ -102,7 +111,7 @@ class LiveScoreWriter:
             m.DEGRADED.labels(dependency="live_scores").set(0)
 
     async def write(self, scores: Sequence[ScoreRecord],
-                    sources: dict[tuple[str, str], SourceRecord],
+                    sources: dict[SourceKey, SourceRecord],
                     send_trusted: SendTrusted) -> None:
         """Store every score of the micro-batch (one call per page session, concurrently)."""
         if not scores or self.clock() < self._skip_until:
@@ -124,11 +133,11 @@ class LiveScoreWriter:
             self._ok()
 
     async def _write_session(self, sid: str, group: list[ScoreRecord],
-                             sources: dict[tuple[str, str], SourceRecord],
+                             sources: dict[SourceKey, SourceRecord],
                              send_trusted: SendTrusted) -> None:
         first = group[0]
         owner = owner_of(first.site, first.user)
-        parts = [(s, live_part(s, sources.get((s.session_id, str(s.part))))) for s in group
+        parts = [(s, live_part(s, sources.get(source_key(s.session_id, s.part)))) for s in group
                  if s.user == first.user and s.site == first.site]
         res = await self.store.record(sid, owner, [p for _, p in parts])
         if not res.owner_ok:
@@ -138,11 +147,11 @@ class LiveScoreWriter:
             return
         wanted = {p.id: (s, p) for s, p in parts
                   if p.closed and p.seconds >= self.min_trusted_seconds
-                  and sources.get((s.session_id, str(s.part))) is not None}
+                  and sources.get(source_key(s.session_id, s.part)) is not None}
         claimed = await self.store.claim_forward(sid, list(wanted), self.max_trusted_parts)
         for pid in claimed:
             s, _ = wanted[pid]
-            raw = sources[(s.session_id, str(s.part))].raw
+            raw = sources[source_key(s.session_id, s.part)].raw
             try:
                 await send_trusted(s.user.encode(), raw)
                 self.forwarded += 1

@@ -38,7 +38,7 @@ from cursorprint.model.features.remote_access import remote_access_reasons
 from cursorprint.model.features.windows import aggregate, sigmoid
 from cursorprint.model.nets.heads import Head
 from cursorprint.model.serving.scoring import SessionScore
-from cursorprint.stream.decide.live import movement_seconds
+from cursorprint.stream.decide.live import SourceKey, movement_seconds, source_key
 from cursorprint.stream.records import topics
 from cursorprint.stream.records.dead_letter import DeadLetter
 from cursorprint.stream.records.events import POINTER_MOUSE
@@ -94,9 +94,9 @@ class BatchResult:
     replay_errors: int = 0        # replay checks that failed on Redis (metric, log)
     replay_skipped: int = 0       # ... skipped while backing off after such a failure
     replay_checked: int = 0       # replay checks that reached Redis
-    # input index -> ((session id, str(part)), seconds of movement) of each decoded mouse
+    # input index -> (source_key, seconds of movement) of each decoded mouse
     # record: what the live scores need of the record, so it is not decoded again for them
-    parts: dict[int, tuple[tuple[str, str], float]] = field(default_factory=dict)
+    parts: dict[int, tuple[SourceKey, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ class MicroBatchScorer:
                 if rec.pointer != POINTER_MOUSE:
                     res.scores.append(self._not_mouse(rec, scored_at))
                     continue
-                res.parts[i] = ((rec.session_id, str(rec.part)), movement_seconds(traj.t))
+                res.parts[i] = (source_key(rec.session_id, rec.part), movement_seconds(traj.t))
                 wins, rule_reasons = self.model.cut(traj)
                 bot_score, bot_reasons = self._bot_verdict(rec, traj)
                 reasons = [*rule_reasons, *bot_reasons, *self._abuse_reasons(rec, traj, res)]
