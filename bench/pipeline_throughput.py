@@ -36,8 +36,8 @@ each, on the same Balabit and SapiMouse-rate sessions (new ids each time), so bo
 machine load. The bench's own code (message building, clients) is this tree's in both.
 
 ``--py-spy`` samples the first worker of ``--profile-role`` (sessionizer or scorer) with that
-py-spy binary during the Balabit saturation run (``py-spy record --pid``, raw collapsed stacks in ``--profile-out``); summarise
-them with ``python bench/profile_top.py F``.
+py-spy binary during the Balabit saturation run (``py-spy record --pid``, raw collapsed stacks
+in ``--profile-out``); summarise them with ``python bench/profile_top.py F``.
 """
 
 from __future__ import annotations
@@ -228,6 +228,13 @@ async def through_pipeline(settings: Settings, work: Workload, gap_s: float = 0.
     return time.perf_counter() - t0, lat, queued
 
 
+# the scorer's metric samples the bench reports, by the name it reports them under
+_SCORER_SAMPLES = {"cursorprint_scored_sessions_total": "parts",
+                   "cursorprint_scorer_batch_images_count": "micro-batches",
+                   "cursorprint_scorer_batch_images_sum": "images",
+                   "cursorprint_inference_seconds_sum": "s"}
+
+
 class Workers:
     """``cursorprint worker`` subprocesses, each with a home (Faust data dir) of its own."""
 
@@ -281,12 +288,9 @@ class Workers:
                 text = resp.read().decode()
             for family in text_string_to_metric_families(text):
                 for sample in family.samples:
-                    name = {
-                        "cursorprint_scored_sessions_total": "parts",
-                        "cursorprint_scorer_batch_images_count": "micro-batches",
-                        "cursorprint_scorer_batch_images_sum": "images",
-                        "cursorprint_inference_seconds_sum": "s " + sample.labels.get("stage", ""),
-                    }.get(sample.name)
+                    name = _SCORER_SAMPLES.get(sample.name)
+                    if name == "s":                  # model-thread seconds, per stage
+                        name = "s " + sample.labels.get("stage", "")
                     if name is not None:
                         out[name] = out.get(name, 0.0) + sample.value
         return out
